@@ -1,0 +1,12 @@
+"""attnlab: the helpers behind the attention course notebooks.
+
+Small, named rooms, none of which holds the solution to a graded exercise:
+
+- ``attnlab.data``    where the course data lives and how to load it
+- ``attnlab.checks``  friendly checks used by the notebooks' test cells
+- ``attnlab.plots``   heatmaps and bar charts with token labels
+- ``attnlab.widgets`` ipywidgets explorers (they call *your* functions)
+- ``attnlab.models``  loading the packaged pretrained model, offline
+"""
+
+__version__ = "0.1.0"

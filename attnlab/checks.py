@@ -1,0 +1,209 @@
+"""Friendly checks for the notebooks' test cells.
+
+A failed check raises :class:`CheckFailed` (an ``AssertionError``, so nbgrader
+scores it like any failed test) whose message says, in words, what is wrong
+and what to try. Nothing here knows the answer to an exercise: expected values
+come from the test cell itself or from the reference file generated from the
+solutions, and "likely mistake" hints come from stored outputs of known wrong
+implementations.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .data import load_reference, ref_key
+
+
+class CheckFailed(AssertionError):
+    """A test did not pass; the message explains why in plain words."""
+
+
+def _fail(message: str) -> None:
+    # `from None`: the student needs our sentence, not a chain of tracebacks.
+    raise CheckFailed(message) from None
+
+
+def _fmt_shape(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def as_array(value: Any, name: str = "your result") -> np.ndarray:
+    """``value`` as a NumPy array, or a clear failure if it cannot be one."""
+    if value is None:
+        _fail(f"{name} is None. Did you forget to `return` it?")
+    if isinstance(value, tuple) and len(value) == 2 and all(hasattr(v, "shape") for v in value):
+        _fail(f"{name} is a pair of arrays; expected a single array here.")
+    try:
+        return np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        _fail(f"{name} could not be turned into a NumPy array ({exc}).")
+
+
+def check_shape(actual: Any, expected_shape: Sequence[int], name: str = "your result") -> np.ndarray:
+    """Fail unless ``actual`` has ``expected_shape``; returns it as an array."""
+    arr = as_array(actual, name)
+    expected_shape = tuple(expected_shape)
+    if arr.shape != expected_shape:
+        hint = ""
+        if arr.shape == expected_shape[::-1] and len(expected_shape) >= 2:
+            hint = " It looks transposed."
+        elif arr.size == int(np.prod(expected_shape)):
+            hint = " Same number of entries: check the order of your reshape/transpose."
+        _fail(f"{name} has shape {_fmt_shape(arr.shape)}, but it should have shape "
+              f"{_fmt_shape(expected_shape)}.{hint}")
+    return arr
+
+
+def check_finite(actual: Any, name: str = "your result") -> np.ndarray:
+    """Fail if ``actual`` contains NaN or infinity."""
+    arr = as_array(actual, name)
+    if np.issubdtype(arr.dtype, np.number) and not np.all(np.isfinite(arr)):
+        n_bad = int(np.sum(~np.isfinite(arr)))
+        _fail(f"{name} contains {n_bad} NaN or infinite value(s). A usual cause is exp() of "
+              "a large number overflowing (subtract the maximum first), or 0/0.")
+    return arr
+
+
+def check_close(actual: Any, expected: Any, name: str = "your result", *,
+                rtol: float = 1e-7, atol: float = 1e-9, hint: str | None = None) -> np.ndarray:
+    """Fail unless ``actual`` matches ``expected`` within ``rtol``/``atol``."""
+    expected = np.asarray(expected)
+    arr = check_shape(actual, expected.shape, name)
+    if not np.issubdtype(arr.dtype, np.number):
+        _fail(f"{name} should be numbers, but its dtype is {arr.dtype}.")
+    if arr.dtype == bool and expected.dtype != bool:
+        _fail(f"{name} is an array of True/False, but numbers were expected.")
+    check_finite(arr, name)
+    if not np.allclose(arr, expected, rtol=rtol, atol=atol):
+        diff = np.abs(arr.astype(np.float64) - expected.astype(np.float64))
+        worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
+        where = f" at index {tuple(int(i) for i in worst)}" if diff.ndim else ""
+        msg = (f"{name} is not what it should be{where}: got {float(arr[worst]):.6g}, expected "
+               f"{float(expected[worst]):.6g} (tolerance rtol={rtol:g}, atol={atol:g}).")
+        if hint:
+            msg += f"\nHint: {hint}"
+        _fail(msg)
+    return arr
+
+
+def check_rows_sum_to_one(weights: Any, name: str = "weights", *, axis: int = -1,
+                          atol: float = 1e-6) -> np.ndarray:
+    """Fail unless every row of ``weights`` (along ``axis``) is a probability distribution."""
+    arr = check_finite(weights, name)
+    if np.any(arr < -atol):
+        _fail(f"{name} has negative entries; softmax outputs are never negative.")
+    sums = arr.sum(axis=axis)
+    if not np.allclose(sums, 1.0, atol=atol):
+        bad = sums.ravel()[np.argmax(np.abs(sums.ravel() - 1))]
+        other = arr.sum(axis=0 if arr.ndim > 1 and axis in (-1, arr.ndim - 1) else -1)
+        msg = (f"The rows of {name} should each sum to 1 (one probability distribution per "
+               f"query), but one sums to {bad:.6g}.")
+        if arr.ndim > 1 and np.allclose(other, 1.0, atol=atol):
+            msg += " The columns sum to 1 instead: softmax over the wrong axis?"
+        _fail(msg)
+    return arr
+
+
+def check_raises(fn: Callable, args: Sequence, exception: type[BaseException], name: str,
+                 why: str) -> None:
+    """Fail unless ``fn(*args)`` raises ``exception`` (``why`` says when it should)."""
+    try:
+        fn(*args)
+    except exception:
+        return
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        _fail(f"{name} raised {type(exc).__name__} ({exc}); it should raise "
+              f"{exception.__name__} {why}.")
+    _fail(f"{name} did not raise; it should raise {exception.__name__} {why}.")
+
+
+# --- reference cases ------------------------------------------------------------
+
+
+def _call(fn: Callable, args: list, kwargs: dict, strict: bool, label: str):
+    """Call a student's function; warnings are caught so none reaches stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        errstate = dict(over="raise", invalid="raise", divide="raise") if strict else {}
+        try:
+            with np.errstate(**errstate):
+                result = fn(*args, **kwargs)
+        except NotImplementedError:
+            raise
+        except FloatingPointError as exc:
+            _fail(f"{label}: numerical trouble ({exc}). With inputs as large as 1e4, exp() "
+                  "overflows: subtract the maximum along the axis before exponentiating.")
+        except Exception as exc:
+            hint = ""
+            if isinstance(exc, ValueError) and "matmul" in str(exc):
+                hint = ("\nHint: the shapes of a matrix product do not fit. Scores are Q @ K^T: "
+                        "transpose the last two axes of K (np.swapaxes(K, -1, -2)).")
+            _fail(f"{label} raised {type(exc).__name__}: {exc}{hint}")
+    if caught:
+        first = caught[0]
+        if strict:
+            _fail(f"{label} issued a warning ({first.category.__name__}: {first.message}). "
+                  "It must work without warnings: guard the operation that caused it.")
+        print(f"Note: {label} issued a warning ({first.category.__name__}: {first.message}). "
+              "The result is right, but in a graded cell a warning costs points: avoid it.")
+    return result
+
+
+def _matches(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> bool:
+    if actual.shape != expected.shape:
+        return False
+    if not np.issubdtype(expected.dtype, np.floating):
+        return bool(np.array_equal(actual, expected))
+    try:
+        return bool(np.allclose(actual.astype(np.float64), expected, rtol=rtol, atol=atol))
+    except (TypeError, ValueError):
+        return False
+
+
+def check_reference(fn: Callable, assignment: str, function: str | None = None) -> int:
+    """Run ``fn`` on every reference case of ``assignment``'s ``function``.
+
+    Each case's inputs and expected outputs were generated from the course
+    solutions. On a mismatch the message names the case and, when the output
+    equals that of a known wrong implementation, the likely mistake. Returns
+    the number of cases passed (all of them, or it raises).
+    """
+    function = function or fn.__name__
+    manifest, arrays = load_reference(assignment)
+    if function not in manifest:
+        raise KeyError(f"No reference cases for {function!r} in {assignment}")
+    spec = manifest[function]
+    outputs: list[str] = spec["outputs"]
+    for i, case in enumerate(spec["cases"]):
+        label = f"{function} on {case['desc']}"
+        args = [arrays[ref_key(function, i, "arg", j)] for j in range(case["nargs"])]
+        args = [a.tolist() if case.get("as_lists") else a for a in args]
+        result = _call(fn, args, case["kwargs"], spec["strict_warnings"], label)
+        got = result if len(outputs) > 1 else (result,)
+        if len(outputs) > 1 and not (isinstance(result, tuple) and len(result) == len(outputs)):
+            _fail(f"{label} should return a tuple ({', '.join(outputs)}), but returned "
+                  f"{type(result).__name__}.")
+        got = [as_array(g, f"{function}'s {o}") for g, o in zip(got, outputs)]
+        for k, (g, out_name) in enumerate(zip(got, outputs)):
+            expected = arrays[ref_key(function, i, "out", k)]
+            what = f"{label}: {out_name}"
+            if g.shape != expected.shape:
+                check_shape(g, expected.shape, what)
+            if _matches(g, expected, case["rtol"], case["atol"]):
+                continue
+            for m in case["mistakes"]:
+                key = ref_key(function, i, "out", k, mistake=m)
+                if key in arrays and _matches(g, arrays[key], case["rtol"], case["atol"]):
+                    _fail(f"{what} is not right. Likely mistake: {spec['mistakes'][m]}")
+            if out_name == "weights":
+                check_rows_sum_to_one(g, what)
+            check_close(g, expected, what, rtol=case["rtol"], atol=case["atol"])
+    n = len(spec["cases"])
+    print(f"✓ {function}: all {n} reference cases pass")
+    return n

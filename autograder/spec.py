@@ -1,0 +1,64 @@
+"""How an exercise is checked: its reference cases and its known mistakes.
+
+Each module in ``autograder/exercises/`` describes one assignment with
+``ASSIGNMENT`` (its id) and ``FUNCTIONS``: for every graded function a
+:class:`FunctionSpec`. ``python -m autograder.build reference`` runs the
+solution's function and every mistake on every case and stores the results in
+``data/reference/<assignment>.npz``, which the notebooks' hidden tests read
+through ``attnlab.checks.check_reference``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+# Tolerances from the course spec: float64 exact to 1e-10, float32 to 1e-5 relative.
+F64 = dict(rtol=1e-10, atol=1e-12)
+F32 = dict(rtol=1e-5, atol=1e-6)
+
+
+@dataclass(frozen=True)
+class Case:
+    desc: str
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    rtol: float = F64["rtol"]
+    atol: float = F64["atol"]
+    as_lists: bool = False  # pass the inputs as nested Python lists ("array-likes")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    hint: str  # what the student most likely did, in their words, and what to do
+    fn: Callable
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    outputs: list[str]  # names of the returned values, in order
+    cases: list[Case]
+    mistakes: list[Mistake] = field(default_factory=list)
+    strict_warnings: bool = False  # the spec says "no warning" for this function
+
+
+def float32(case: Case) -> Case:
+    """The same case with float32 inputs and float32 tolerances."""
+    args = tuple(np.asarray(a, dtype=np.float32) if np.asarray(a).dtype.kind == "f" else a
+                 for a in case.args)
+    return replace(case, desc=case.desc + ", float32", args=args, **F32)
+
+
+def exercise_modules():
+    """Every assignment's exercise module, by assignment id."""
+    from . import exercises
+
+    mods = {}
+    for info in pkgutil.iter_modules(exercises.__path__):
+        mod = importlib.import_module(f"{exercises.__name__}.{info.name}")
+        mods[mod.ASSIGNMENT] = mod
+    return mods
