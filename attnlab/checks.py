@@ -43,8 +43,12 @@ def as_array(value: Any, name: str = "your result") -> np.ndarray:
         _fail(f"{name} could not be turned into a NumPy array ({exc}).")
 
 
-def check_shape(actual: Any, expected_shape: Sequence[int], name: str = "your result") -> np.ndarray:
-    """Fail unless ``actual`` has ``expected_shape``; returns it as an array."""
+def check_shape(actual: Any, expected_shape: Sequence[int], name: str = "your result") -> None:
+    """Fail unless ``actual`` has ``expected_shape``."""
+    _shape(actual, expected_shape, name)
+
+
+def _shape(actual: Any, expected_shape: Sequence[int], name: str) -> np.ndarray:
     arr = as_array(actual, name)
     expected_shape = tuple(expected_shape)
     if arr.shape != expected_shape:
@@ -58,8 +62,12 @@ def check_shape(actual: Any, expected_shape: Sequence[int], name: str = "your re
     return arr
 
 
-def check_finite(actual: Any, name: str = "your result") -> np.ndarray:
+def check_finite(actual: Any, name: str = "your result") -> None:
     """Fail if ``actual`` contains NaN or infinity."""
+    _finite(actual, name)
+
+
+def _finite(actual: Any, name: str) -> np.ndarray:
     arr = as_array(actual, name)
     if np.issubdtype(arr.dtype, np.number) and not np.all(np.isfinite(arr)):
         n_bad = int(np.sum(~np.isfinite(arr)))
@@ -69,15 +77,15 @@ def check_finite(actual: Any, name: str = "your result") -> np.ndarray:
 
 
 def check_close(actual: Any, expected: Any, name: str = "your result", *,
-                rtol: float = 1e-7, atol: float = 1e-9, hint: str | None = None) -> np.ndarray:
+                rtol: float = 1e-7, atol: float = 1e-9, hint: str | None = None) -> None:
     """Fail unless ``actual`` matches ``expected`` within ``rtol``/``atol``."""
     expected = np.asarray(expected)
-    arr = check_shape(actual, expected.shape, name)
+    arr = _shape(actual, expected.shape, name)
     if not np.issubdtype(arr.dtype, np.number):
         _fail(f"{name} should be numbers, but its dtype is {arr.dtype}.")
     if arr.dtype == bool and expected.dtype != bool:
         _fail(f"{name} is an array of True/False, but numbers were expected.")
-    check_finite(arr, name)
+    _finite(arr, name)
     if not np.allclose(arr, expected, rtol=rtol, atol=atol):
         diff = np.abs(arr.astype(np.float64) - expected.astype(np.float64))
         worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
@@ -87,13 +95,12 @@ def check_close(actual: Any, expected: Any, name: str = "your result", *,
         if hint:
             msg += f"\nHint: {hint}"
         _fail(msg)
-    return arr
 
 
 def check_rows_sum_to_one(weights: Any, name: str = "weights", *, axis: int = -1,
-                          atol: float = 1e-6) -> np.ndarray:
+                          atol: float = 1e-6) -> None:
     """Fail unless every row of ``weights`` (along ``axis``) is a probability distribution."""
-    arr = check_finite(weights, name)
+    arr = _finite(weights, name)
     if np.any(arr < -atol):
         _fail(f"{name} has negative entries; softmax outputs are never negative.")
     sums = arr.sum(axis=axis)
@@ -105,7 +112,6 @@ def check_rows_sum_to_one(weights: Any, name: str = "weights", *, axis: int = -1
         if arr.ndim > 1 and np.allclose(other, 1.0, atol=atol):
             msg += " The columns sum to 1 instead: softmax over the wrong axis?"
         _fail(msg)
-    return arr
 
 
 def check_raises(fn: Callable, args: Sequence, exception: type[BaseException], name: str,
@@ -166,13 +172,14 @@ def _matches(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float)
         return False
 
 
-def check_reference(fn: Callable, assignment: str, function: str | None = None) -> int:
+def check_reference(fn: Callable, assignment: str, function: str | None = None) -> None:
     """Run ``fn`` on every reference case of ``assignment``'s ``function``.
 
     Each case's inputs and expected outputs were generated from the course
     solutions. On a mismatch the message names the case and, when the output
     equals that of a known wrong implementation, the likely mistake. Returns
-    the number of cases passed (all of them, or it raises).
+    nothing: every check returns None, because nbgrader would read a value
+    left as a test cell's last expression as partial credit.
     """
     function = function or fn.__name__
     manifest, arrays = load_reference(assignment)
@@ -193,17 +200,15 @@ def check_reference(fn: Callable, assignment: str, function: str | None = None) 
         for k, (g, out_name) in enumerate(zip(got, outputs)):
             expected = arrays[ref_key(function, i, "out", k)]
             what = f"{label}: {out_name}"
-            if g.shape != expected.shape:
-                check_shape(g, expected.shape, what)
             if _matches(g, expected, case["rtol"], case["atol"]):
                 continue
             for m in case["mistakes"]:
                 key = ref_key(function, i, "out", k, mistake=m)
                 if key in arrays and _matches(g, arrays[key], case["rtol"], case["atol"]):
                     _fail(f"{what} is not right. Likely mistake: {spec['mistakes'][m]}")
+            check_shape(g, expected.shape, what)
             if out_name == "weights":
                 check_rows_sum_to_one(g, what)
             check_close(g, expected, what, rtol=case["rtol"], atol=case["atol"])
     n = len(spec["cases"])
     print(f"✓ {function}: all {n} reference cases pass")
-    return n

@@ -1,0 +1,60 @@
+# The attention course. Quick start:  make lab   (students)   make test   (everything checked)
+# Everything runs from a virtual environment in .venv, built from requirements*.txt.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8888
+TOKEN  ?=
+SUBMISSIONS ?= data/samples
+OUT    ?= grading
+PYTEST_ARGS ?=
+# nbgrader calls `alembic` from PATH: always put the venv first.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+COURSE_STAMP := $(VENV)/.course-installed
+TEST_STAMP   := $(VENV)/.test-installed
+
+.PHONY: help lab test release reference samples data embeddings grade clean
+
+help:
+	@echo "make lab        set up (once) and open JupyterLab on the student notebooks"
+	@echo "make test       set up (once) and run every test"
+	@echo "make release    regenerate notebooks/ from solutions/ (nbgrader generate_assignment)"
+	@echo "make data       regenerate reference outputs and sample submissions from solutions/"
+	@echo "make grade      autograde SUBMISSIONS=<dir or zip> (default: samples) into OUT=<dir>"
+	@echo "make embeddings recompute data/embeddings.npz with the packaged model"
+
+$(COURSE_STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	@touch $@
+
+$(TEST_STAMP): requirements-test.txt $(COURSE_STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	@touch $@
+
+lab: $(COURSE_STAMP)
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
+		--ServerApp.token='$(TOKEN)' --ServerApp.root_dir=. \
+		--LabApp.default_url=/lab/tree/notebooks
+
+test: $(TEST_STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+release: $(COURSE_STAMP)
+	$(BIN)/python -m autograder.build release
+
+data: $(COURSE_STAMP)
+	$(BIN)/python -m autograder.build reference
+	$(BIN)/python -m autograder.build samples
+
+embeddings: $(COURSE_STAMP)
+	$(BIN)/python scripts/make_embeddings.py
+
+grade: $(COURSE_STAMP)
+	$(BIN)/python -m autograder.grade $(SUBMISSIONS) --out $(OUT)
+
+clean:
+	rm -rf $(VENV) grading test-output .pytest_cache

@@ -1,0 +1,80 @@
+"""Shared fixtures: executed notebooks and one real grading run, each made once per session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the autograder package lives at the top level
+
+from autograder import RELEASES, SOLUTIONS, assignments  # noqa: E402
+
+ASSIGNMENTS = assignments()
+# Tests must never reach for the network: the packaged model and data are all local.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def execute(nb, cwd: Path, timeout: int = 120):
+    """Run a notebook in a fresh kernel, keeping going past errors; returns it with outputs."""
+    nb = nbformat.from_dict(nb)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    return nb
+
+
+def errors(nb) -> list[tuple[str, str, str]]:
+    """(grade_id or cell index, ename, evalue) for every error output."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                gid = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {i}")
+                found.append((gid, out.ename, out.evalue))
+    return found
+
+
+def stderr_text(nb) -> str:
+    return "".join(o.text for c in nb.cells for o in c.get("outputs", [])
+                   if o.output_type == "stream" and o.name == "stderr")
+
+
+_cache: dict = {}
+
+
+@pytest.fixture(scope="session")
+def executed_solution():
+    def get(aid: str):
+        key = ("solution", aid)
+        if key not in _cache:
+            path = SOLUTIONS / aid / f"{aid}.ipynb"
+            _cache[key] = execute(nbformat.read(str(path), as_version=4), path.parent)
+        return _cache[key]
+    return get
+
+
+@pytest.fixture(scope="session")
+def executed_release():
+    def get(aid: str):
+        key = ("release", aid)
+        if key not in _cache:
+            path = RELEASES / aid / f"{aid}.ipynb"
+            _cache[key] = execute(nbformat.read(str(path), as_version=4), path.parent)
+        return _cache[key]
+    return get
+
+
+@pytest.fixture(scope="session")
+def sample_grading(tmp_path_factory):
+    """One real `make grade` run (nbgrader generate, autograde, feedback, export) on the samples."""
+    from autograder.grade import grade
+
+    out = tmp_path_factory.mktemp("grading")
+    results = grade(ROOT / "data" / "samples", out)
+    return out, {(r.student, r.assignment): r for r in results}
