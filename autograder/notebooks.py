@@ -19,7 +19,7 @@ def solution_cells(nb) -> dict[str, object]:
             if nbgrader_meta(c).get("solution") and c.cell_type == "code"}
 
 
-def test_cells(nb) -> dict[str, object]:
+def graded_cells(nb) -> dict[str, object]:
     """Autograder test cells (graded, not solution) by grade_id."""
     return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells
             if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")}

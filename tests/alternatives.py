@@ -115,7 +115,7 @@ import numpy as np
 
 def scaled_dot_product_attention(Q, K, V):
     d_k = K.shape[-1]
-    scores = np.einsum("...qd,...kd->...qk", Q, K) / np.sqrt(np.float32(d_k))
+    scores = np.einsum("...qd,...kd->...qk", Q, K) / np.sqrt(np.asarray(d_k, dtype=Q.dtype))
     weights = softmax(scores)
     return np.einsum("...qk,...kv->...qv", weights, V), weights
 ''',

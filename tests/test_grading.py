@@ -12,13 +12,13 @@ import pytest
 
 from autograder import SOLUTIONS
 from autograder.grade import main as grade_main
-from autograder.notebooks import test_cells
+from autograder.notebooks import graded_cells
 from conftest import ASSIGNMENTS, ROOT
 
 
 def max_points(aid: str) -> float:
     nb = nbformat.read(str(SOLUTIONS / aid / f"{aid}.ipynb"), as_version=4)
-    return sum(c.metadata["nbgrader"]["points"] for c in test_cells(nb).values())
+    return sum(c.metadata["nbgrader"]["points"] for c in graded_cells(nb).values())
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
