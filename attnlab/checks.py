@@ -129,6 +129,24 @@ def check_raises(fn: Callable, args: Sequence, exception: type[BaseException], n
     _fail(f"{name} did not raise; it should raise {exception.__name__} {why}.")
 
 
+# --- running the student's code ---------------------------------------------------
+
+
+def _describe(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    return _fmt_shape(shape) if shape is not None else type(value).__name__
+
+
+def call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, with a crash explained in words instead of a bare traceback.
+
+    Use it in test cells for calls whose failure needs a hint (e.g. mismatched
+    matrix shapes). Warnings are caught and reported on stdout, never stderr.
+    """
+    label = f"{getattr(fn, '__name__', 'your function')}({', '.join(_describe(a) for a in args)})"
+    return _call(fn, list(args), kwargs, False, label)
+
+
 # --- reference cases ------------------------------------------------------------
 
 

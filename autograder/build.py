@@ -1,9 +1,10 @@
 """Regenerate everything derived from solutions/: releases, reference outputs, samples.
 
-    python -m autograder.build              # all three
-    python -m autograder.build release      # notebooks/ via nbgrader generate_assignment
-    python -m autograder.build reference    # data/reference/<id>.npz
-    python -m autograder.build samples      # data/samples/{perfect,partial,empty}/...
+    python -m autograder.build                        # all three, every assignment
+    python -m autograder.build release                # notebooks/ via nbgrader generate_assignment
+    python -m autograder.build reference              # data/reference/<id>.npz
+    python -m autograder.build samples                # data/samples/{perfect,partial,empty}/...
+    python -m autograder.build all 04_self_attention  # just one assignment
 
 Each writer takes a target folder, so the tests can regenerate into a temporary
 folder and compare with what is committed (no drift).
@@ -46,10 +47,10 @@ def nbgrader(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
-def build_release(target: Path = RELEASES) -> None:
+def build_release(target: Path = RELEASES, only: list[str] | None = None) -> None:
     """Student notebooks from solutions/ with nbgrader generate_assignment."""
     with tempfile.TemporaryDirectory() as tmp:
-        for aid in assignments():
+        for aid in only or assignments():
             nbgrader("generate_assignment", aid, "--force",
                      f"--CourseDirectory.root={REPO_ROOT}",
                      "--CourseDirectory.source_directory=solutions",
@@ -100,9 +101,9 @@ def _outputs(result, names: list[str]) -> list[np.ndarray]:
     return [np.asarray(r) for r in results]
 
 
-def build_reference(target: Path = DATA / "reference") -> None:
+def build_reference(target: Path = DATA / "reference", only: list[str] | None = None) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    for aid in exercise_modules():
+    for aid in only or exercise_modules():
         np.savez_compressed(target / f"{aid}.npz", **reference_arrays(aid))
         print(f"wrote {target / f'{aid}.npz'}")
 
@@ -110,15 +111,16 @@ def build_reference(target: Path = DATA / "reference") -> None:
 SAMPLE_STUDENTS = ("perfect", "partial", "empty")
 
 
-def build_samples(target: Path = DATA / "samples", releases: Path = RELEASES) -> None:
+def build_samples(target: Path = DATA / "samples", releases: Path = RELEASES,
+                  only: list[str] | None = None) -> None:
     """Three submissions per assignment in nbgrader's layout, for `make grade`.
 
     perfect: every stub filled with the solution; partial: the first half of
     the stubs; empty: the release as handed out.
     """
-    if target.exists():
-        shutil.rmtree(target)
-    for aid in assignments():
+    for aid in only or assignments():
+        for student in SAMPLE_STUDENTS:
+            shutil.rmtree(target / student / aid, ignore_errors=True)
         release = read(releases / aid / f"{aid}.ipynb")
         solution = read(SOLUTIONS / aid / f"{aid}.ipynb")
         gids = list(solution_cells(solution))
@@ -127,19 +129,24 @@ def build_samples(target: Path = DATA / "samples", releases: Path = RELEASES) ->
             out = target / student / aid / f"{aid}.ipynb"
             out.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(fill(release, solution, filled[student]), str(out))
-    print(f"wrote samples for {len(assignments())} assignments into {target}")
+    print(f"wrote samples for {', '.join(only or assignments())} into {target}")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", nargs="?", default="all", choices=["all", "release", "reference", "samples"])
-    what = parser.parse_args(argv).what
-    if what in ("all", "release"):
-        build_release()
-    if what in ("all", "reference"):
-        build_reference()
-    if what in ("all", "samples"):
-        build_samples()
+    parser.add_argument("assignments", nargs="*", help="only these (default: all)")
+    args = parser.parse_args(argv)
+    unknown = set(args.assignments) - set(assignments())
+    if unknown:
+        parser.error(f"unknown assignment(s) {sorted(unknown)}; known: {assignments()}")
+    only = args.assignments or None
+    if args.what in ("all", "release"):
+        build_release(only=only)
+    if args.what in ("all", "reference"):
+        build_reference(only=only)
+    if args.what in ("all", "samples"):
+        build_samples(only=only)
 
 
 if __name__ == "__main__":

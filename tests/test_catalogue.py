@@ -1,0 +1,80 @@
+"""Common mistakes lose points and are named; correct answers written any way get full marks.
+
+Every entry of tests/catalogue/ becomes one student's submission (the solution
+with that entry's cells swapped in), and the whole class is graded in one run
+of the real autograder (nbgrader autograde + generate_feedback).
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from autograder import RELEASES, SOLUTIONS
+from autograder.grade import grade
+from autograder.notebooks import fill, read, solution_cells
+from catalogue import catalogues
+
+CATALOGUES = catalogues()
+
+
+def _submission(aid: str, cells: dict[str, str]):
+    solution = read(SOLUTIONS / aid / f"{aid}.ipynb")
+    nb = fill(read(RELEASES / aid / f"{aid}.ipynb"), solution, list(solution_cells(solution)))
+    stubs = solution_cells(nb)
+    for gid, source in cells.items():
+        stubs[gid].source = source.strip()
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    subs = tmp_path_factory.mktemp("catalogue")
+    for aid, cat in CATALOGUES.items():
+        entries = {f"ok-{v}": cells for v, cells in cat.CORRECT.items()}
+        entries.update({f"bad-{n}": w.cells for n, w in cat.WRONG.items()})
+        for student, cells in entries.items():
+            path = subs / "class" / student / aid / f"{aid}.ipynb"
+            path.parent.mkdir(parents=True)
+            nbformat.write(_submission(aid, cells), str(path))
+    out = subs / "out"
+    results = grade(subs / "class", out)
+    return out, {(r.student, r.assignment): r for r in results}
+
+
+CORRECT = [(aid, v) for aid, c in CATALOGUES.items() for v in c.CORRECT]
+WRONG = [(aid, n) for aid, c in CATALOGUES.items() for n in c.WRONG]
+
+
+def test_every_assignment_has_a_catalogue():
+    from autograder import assignments
+
+    assert sorted(CATALOGUES) == assignments()
+    for cat in CATALOGUES.values():
+        assert cat.CORRECT and cat.WRONG
+
+
+@pytest.mark.parametrize("aid,variant", CORRECT)
+def test_correct_answer_written_differently_gets_full_marks(aid, variant, graded):
+    out, results = graded
+    r = results[(f"ok-{variant}", aid)]
+    assert r.score == r.max_score, r.tests
+    autograded = nbformat.read(str(out / "course" / "autograded" / f"ok-{variant}" / aid / f"{aid}.ipynb"),
+                               as_version=4)
+    problems = [(o.get("ename"), o.get("name")) for c in autograded.cells for o in c.get("outputs", [])
+                if o.output_type == "error" or o.get("name") == "stderr"]
+    assert problems == []
+
+
+@pytest.mark.parametrize("aid,name", WRONG)
+def test_common_mistake_loses_points_and_is_named(aid, name, graded):
+    out, results = graded
+    wrong = CATALOGUES[aid].WRONG[name]
+    r = results[(f"bad-{name}", aid)]
+    assert r.score < r.max_score
+    for test in wrong.loses:
+        assert r.tests[test] == 0, f"{test} did not catch {name}"
+    feedback = (out / "feedback" / f"bad-{name}" / f"{aid}.html").read_text()
+    import html
+
+    assert wrong.says in html.unescape(feedback), f"feedback does not say {wrong.says!r}"
