@@ -1,11 +1,13 @@
 """Common mistakes lose points and are named; correct answers written any way get full marks.
 
 Every entry of tests/catalogue/ becomes one student's submission (the solution
-with that entry's cells swapped in), and the whole class is graded in one run
+with that entry's cells swapped in), and each assignment's class is graded in one run
 of the real autograder (nbgrader autograde + generate_feedback).
 """
 
 from __future__ import annotations
+
+import html
 
 import nbformat
 import pytest
@@ -27,19 +29,26 @@ def _submission(aid: str, cells: dict[str, str]):
     return nb
 
 
+_graded: dict = {}
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    subs = tmp_path_factory.mktemp("catalogue")
-    for aid, cat in CATALOGUES.items():
-        entries = {f"ok-{v}": cells for v, cells in cat.CORRECT.items()}
-        entries.update({f"bad-{n}": w.cells for n, w in cat.WRONG.items()})
-        for student, cells in entries.items():
-            path = subs / "class" / student / aid / f"{aid}.ipynb"
-            path.parent.mkdir(parents=True)
-            nbformat.write(_submission(aid, cells), str(path))
-    out = subs / "out"
-    results = grade(subs / "class", out)
-    return out, {(r.student, r.assignment): r for r in results}
+    """graded(aid) -> (out folder, results): one real grading run per assignment's class."""
+    def get(aid: str):
+        if aid not in _graded:
+            cat = CATALOGUES[aid]
+            subs = tmp_path_factory.mktemp(f"catalogue-{aid}")
+            entries = {f"ok-{v}": cells for v, cells in cat.CORRECT.items()}
+            entries.update({f"bad-{n}": w.cells for n, w in cat.WRONG.items()})
+            for student, cells in entries.items():
+                path = subs / "class" / student / aid / f"{aid}.ipynb"
+                path.parent.mkdir(parents=True)
+                nbformat.write(_submission(aid, cells), str(path))
+            results = grade(subs / "class", subs / "out")
+            _graded[aid] = subs / "out", {(r.student, r.assignment): r for r in results}
+        return _graded[aid]
+    return get
 
 
 CORRECT = [(aid, v) for aid, c in CATALOGUES.items() for v in c.CORRECT]
@@ -56,7 +65,7 @@ def test_every_assignment_has_a_catalogue():
 
 @pytest.mark.parametrize("aid,variant", CORRECT)
 def test_correct_answer_written_differently_gets_full_marks(aid, variant, graded):
-    out, results = graded
+    out, results = graded(aid)
     r = results[(f"ok-{variant}", aid)]
     assert r.score == r.max_score, r.tests
     autograded = nbformat.read(str(out / "course" / "autograded" / f"ok-{variant}" / aid / f"{aid}.ipynb"),
@@ -68,13 +77,11 @@ def test_correct_answer_written_differently_gets_full_marks(aid, variant, graded
 
 @pytest.mark.parametrize("aid,name", WRONG)
 def test_common_mistake_loses_points_and_is_named(aid, name, graded):
-    out, results = graded
+    out, results = graded(aid)
     wrong = CATALOGUES[aid].WRONG[name]
     r = results[(f"bad-{name}", aid)]
     assert r.score < r.max_score
     for test in wrong.loses:
         assert r.tests[test] == 0, f"{test} did not catch {name}"
     feedback = (out / "feedback" / f"bad-{name}" / f"{aid}.html").read_text()
-    import html
-
     assert wrong.says in html.unescape(feedback), f"feedback does not say {wrong.says!r}"
