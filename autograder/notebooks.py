@@ -44,13 +44,21 @@ def fill(release_nb, solution_nb, grade_ids) -> object:
     return nb
 
 
+SUPPORT_TAG = "support"
+
+
 def load_functions(solution_nb, names) -> dict[str, object]:
-    """Execute the named solution cells and return the objects they define."""
-    cells = solution_cells(solution_nb)
+    """Execute the named solution cells and return the objects they define.
+
+    Code cells tagged ``support`` (given code an exercise builds on, e.g. the
+    attention function from an earlier notebook) run too, in notebook order.
+    """
     namespace: dict = {}
-    for gid, cell in cells.items():
-        if gid in names:
-            exec(compile(strip_markers(cell.source), f"<solution {gid}>", "exec"), namespace)
+    for i, cell in enumerate(solution_nb.cells):
+        gid = nbgrader_meta(cell).get("grade_id")
+        is_support = SUPPORT_TAG in cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type == "code" and (is_support or (gid in names and nbgrader_meta(cell).get("solution"))):
+            exec(compile(strip_markers(cell.source), f"<cell {gid or i}>", "exec"), namespace)
     missing = [n for n in names if n not in namespace]
     if missing:
         raise KeyError(f"solution notebook defines no {missing}")
