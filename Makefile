@@ -36,11 +36,13 @@ $(TEST_STAMP): requirements-test.txt $(COURSE_STAMP)
 	@touch $@
 
 lab: $(COURSE_STAMP)
+	@$(BIN)/jupyter trust notebooks/*/*.ipynb solutions/*/*.ipynb >/dev/null
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
 		--ServerApp.token='$(TOKEN)' --ServerApp.root_dir=. \
 		--LabApp.default_url=/lab/tree/notebooks
 
 test: $(TEST_STAMP)
+	@bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 release: $(COURSE_STAMP)

@@ -11,9 +11,7 @@ import pytest
 
 from autograder import RELEASES, SOLUTIONS
 from autograder.notebooks import nbgrader_meta, solution_cells, graded_cells
-from conftest import ASSIGNMENTS, errors, execute, stderr_text
-
-from alternatives import ALTERNATIVES
+from conftest import ASSIGNMENTS, errors, stderr_text
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
@@ -62,14 +60,11 @@ def test_release_has_stub_for_every_solution(aid):
         assert "HIDDEN TESTS" not in cell.source and "check_reference" not in cell.source
 
 
-@pytest.mark.parametrize("aid,variant", [(a, v) for a in ALTERNATIVES for v in ALTERNATIVES[a]])
-def test_other_correct_implementations_pass_every_test(aid, variant):
-    """Loops, einsum, float32: the tests (visible and hidden) accept any correct answer."""
-    path = SOLUTIONS / aid / f"{aid}.ipynb"
-    nb = nbformat.read(str(path), as_version=4)
-    cells = solution_cells(nb)
-    for gid, source in ALTERNATIVES[aid][variant].items():
-        cells[gid].source = source.strip()
-    run = execute(nb, path.parent)
-    assert errors(run) == []
-    assert stderr_text(run) == ""
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_release_is_clean_for_students(aid):
+    """Released notebooks carry no outputs and no execution counts."""
+    release = nbformat.read(str(RELEASES / aid / f"{aid}.ipynb"), as_version=4)
+    for cell in release.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    assert release.metadata.kernelspec.name == "python3"

@@ -69,6 +69,8 @@ def test_repo2docker_builds_from_environment_yml():
     assert 'env update -p ${NB_PYTHON_PREFIX} --file "environment.yml"' in dockerfile
     # The repository is copied before the environment is built, so `-r requirements.txt` resolves.
     assert dockerfile.index("COPY --chown=0:0 src/ ${REPO_DIR}/") < dockerfile.index('--file "environment.yml"')
+    # postBuild trusts the notebooks, after the environment exists.
+    assert dockerfile.index('--file "environment.yml"') < dockerfile.index("./postBuild")
 
 
 def test_readme_quick_start_is_two_commands_and_ci_runs_the_test_one():

@@ -1,0 +1,119 @@
+"""The student's view in a real browser: JupyterLab + headless Chromium, offline.
+
+For every released and every solution notebook: open it in a real `jupyter lab`,
+run all cells through the menus, and check what a student would see: errors only
+where expected, every widget rendered, a control that moves its plot, and no
+request to anything but the local server (a classroom with no internet). A
+screenshot of each lands in test-output/browser/, with a report.json of timings
+and the actions taken.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+from browser import CHROMIUM_ARGS, HOW_TO_GET_A_BROWSER, LabPage, find_chromium, jupyter_lab
+from conftest import ASSIGNMENTS, ROOT
+
+OUT = ROOT / "test-output" / "browser"
+EXPECTED_IN_RELEASE = ("NotImplementedError", "NameError")
+REPORT: dict = {}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = find_chromium()
+    if path is None:
+        if os.environ.get("ATTNLAB_REQUIRE_BROWSER"):
+            pytest.fail(HOW_TO_GET_A_BROWSER)
+        pytest.skip(HOW_TO_GET_A_BROWSER)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A lab server on a copy of the course, so running cells never writes into the repo."""
+    root = tmp_path_factory.mktemp("lab")
+    for folder in ("notebooks", "solutions"):
+        shutil.copytree(ROOT / folder, root / folder)
+    OUT.mkdir(parents=True, exist_ok=True)
+    with jupyter_lab(root, OUT / "jupyter-lab.log") as server:
+        yield server
+    (OUT / "report.json").write_text(json.dumps(REPORT, indent=1))
+
+
+def _move_a_control(lab_page: LabPage) -> str:
+    """Change the first slider or drop-down of an explorer; return what was done.
+
+    Fails unless the picture in that explorer's output changes.
+    """
+    page = lab_page.page
+    widget = page.locator(".widget-interact").first
+    widget.scroll_into_view_if_needed()
+    img = widget.locator(".widget-output img").first
+    before = img.get_attribute("src")
+    dropdown = widget.locator("select")
+    if dropdown.count():
+        options = dropdown.first.locator("option").all_text_contents()
+        dropdown.first.select_option(index=len(options) - 1)
+        action = f"chose {options[-1]!r} in the first drop-down"
+    else:
+        handle = widget.locator(".noUi-handle").first
+        handle.click()
+        for _ in range(3):
+            handle.press("ArrowRight")
+        action = "moved the first slider 3 steps right"
+    lab_page.actions.append(action)
+    page.wait_for_function(
+        "([el, before]) => el.querySelector('.widget-output img') && "
+        "el.querySelector('.widget-output img').getAttribute('src') !== before",
+        arg=[widget.element_handle(), before], timeout=30_000)
+    lab_page.wait_idle()
+    return action
+
+
+@pytest.mark.parametrize("folder", ["notebooks", "solutions"])
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_notebook_in_jupyterlab(aid, folder, browser, lab):
+    base_url, token = lab
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    lab_page = LabPage(context.new_page(), base_url)
+    start = time.time()
+    try:
+        lab_page.open(f"{folder}/{aid}/{aid}.ipynb", token)
+        trust = lab_page.page.locator(".jp-StatusItem-trust").get_attribute("title") or ""
+        assert "not trusted" not in trust.lower(), trust
+
+        lab_page.run_all()
+        assert lab_page.unexecuted_code_cells() == []
+
+        errors = lab_page.error_texts()
+        if folder == "solutions":
+            assert errors == [], errors[:2]
+        else:
+            assert errors, "the release ran without a single NotImplementedError"
+            unexpected = [e for e in errors if not any(n in e for n in EXPECTED_IN_RELEASE)]
+            assert unexpected == [], unexpected[:2]
+
+        page = lab_page.page
+        assert page.locator(".widget-interact").count() >= 1, "no explorer widget rendered"
+        for text in ("Loading widget", "Error displaying widget"):
+            assert page.get_by_text(text).count() == 0, text
+        if folder == "solutions":
+            _move_a_control(lab_page)
+        page.screenshot(path=str(OUT / f"{folder}-{aid}.png"))
+        assert lab_page.blocked == [], f"the page needed the internet: {lab_page.blocked}"
+    finally:
+        REPORT[f"{folder}/{aid}"] = {"seconds": round(time.time() - start, 1),
+                                     "actions": lab_page.actions, "blocked": lab_page.blocked}
+        context.close()
