@@ -9,6 +9,8 @@ TOKEN  ?=
 SUBMISSIONS ?= data/samples
 OUT    ?= grading
 PYTEST_ARGS ?=
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # nbgrader calls `alembic` from PATH: always put the venv first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -37,8 +39,8 @@ $(TEST_STAMP): requirements-test.txt $(COURSE_STAMP)
 
 lab: $(COURSE_STAMP)
 	@$(BIN)/jupyter trust notebooks/*/*.ipynb solutions/*/*.ipynb >/dev/null
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
-		--ServerApp.token='$(TOKEN)' --ServerApp.root_dir=. \
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) \
+		$(if $(TOKEN),--IdentityProvider.token='$(TOKEN)',) --ServerApp.root_dir=. \
 		--LabApp.default_url=/lab/tree/notebooks
 
 test: $(TEST_STAMP)

@@ -92,3 +92,44 @@ def test_make_knows_every_documented_target():
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert shutil.which("make")
+
+
+def test_make_lab_serves_the_course(tmp_path):
+    """`make lab` starts a JupyterLab that lists the student notebooks, with the given token."""
+    import json
+    import os
+    import signal
+    import time
+    import urllib.request
+
+    from browser import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(["make", "-s", "lab", f"PORT={port}", "TOKEN=lab-test"], cwd=ROOT,
+                            stdout=open(tmp_path / "lab.log", "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/api/contents/notebooks?token=lab-test"
+        deadline = time.time() + 120
+        while True:
+            try:
+                listing = json.load(urllib.request.urlopen(url, timeout=5))
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "lab.log").read_text()[-2000:]
+                assert time.time() < deadline, "jupyter lab did not answer"
+                time.sleep(0.5)
+        from conftest import ASSIGNMENTS
+
+        assert sorted(c["name"] for c in listing["content"] if c["type"] == "directory") == ASSIGNMENTS
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token=lab-test", timeout=10) as page:
+            assert page.status == 200 and b"JupyterLab" in page.read()
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/notebooks?token=wrong", timeout=5)
+            raise AssertionError("a wrong token was accepted")
+        except urllib.error.HTTPError as err:
+            assert err.code == 403
+        assert f"http://127.0.0.1:{port}/lab" in (tmp_path / "lab.log").read_text()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
