@@ -33,7 +33,9 @@ def heatmap(matrix, row_labels: Sequence[str] | None = None, col_labels: Sequenc
     if annotate is None:
         annotate = n_rows <= 12 and n_cols <= 12
     if annotate:
-        lo, hi = np.nanmin(m), np.nanmax(m)
+        # Dark text on the bright half of the colour scale, light text on the dark half.
+        lo = np.nanmin(m) if vmin is None else vmin
+        hi = np.nanmax(m) if vmax is None else vmax
         mid = (lo + hi) / 2
         for i in range(n_rows):
             for j in range(n_cols):
