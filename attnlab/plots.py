@@ -90,3 +90,122 @@ def arrows_2d(vectors, labels: Sequence[str], *, ax=None, title: str | None = No
     if title:
         ax.set_title(title)
     return ax
+
+
+def masked_heatmap(weights, mask, row_labels: Sequence[str] | None = None,
+                   col_labels: Sequence[str] | None = None, *, ax=None, title: str | None = None,
+                   xlabel: str | None = "key", ylabel: str | None = "query", fmt: str = ".2f",
+                   colorbar: bool = True):
+    """An attention heatmap whose blocked cells (``mask`` False) are hatched grey.
+
+    ``mask`` broadcasts to the shape of ``weights`` (e.g. a key mask of shape
+    ``(n_k,)``). Colours run from 0 to 1, so pictures are comparable. Returns the Axes.
+    """
+    from matplotlib.patches import Rectangle
+
+    w = np.asarray(weights, dtype=float)
+    m = np.broadcast_to(np.asarray(mask, dtype=bool), w.shape)
+    ax = heatmap(w, row_labels, col_labels, ax=ax, title=title, vmin=0, vmax=1, fmt=fmt,
+                 xlabel=xlabel, ylabel=ylabel, colorbar=colorbar)
+    for i, j in zip(*np.nonzero(~m)):
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="0.93", edgecolor="0.65",
+                               hatch="///", linewidth=0, zorder=4))
+    return ax
+
+
+def heatmap_grid(weights, row_labels: Sequence[str] | None = None,
+                 col_labels: Sequence[str] | None = None, *, titles: Sequence[str] | None = None,
+                 ncols: int = 4, vmin: float | None = 0.0, vmax: float | None = 1.0,
+                 cmap: str = "viridis", annotate: bool = False, suptitle: str | None = None,
+                 xlabel: str | None = "key", ylabel: str | None = "query", cell: float = 0.32):
+    """One labelled heatmap per head: ``weights (h, n_q, n_k)`` on a grid of ``ncols`` columns.
+
+    All panels share one colour scale (``vmin``/``vmax``; ``None`` = the data's
+    range) and one colour bar; token labels (and ``ylabel``/``xlabel``) are
+    written on the left column (queries) and the bottom row (keys). Returns the
+    Figure: ``fig.axes`` holds the panels in head order, then the colour bar.
+    """
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 3:
+        raise ValueError(f"heatmap_grid needs an (h, n_q, n_k) array, got shape {w.shape}")
+    h, n_rows, n_cols = w.shape
+    if titles is not None and len(titles) != h:
+        raise ValueError(f"{len(titles)} titles for {h} heads")
+    vmin = float(np.nanmin(w)) if vmin is None else vmin
+    vmax = float(np.nanmax(w)) if vmax is None else vmax
+    ncols = max(1, min(ncols, h))
+    nrows = -(-h // ncols)
+    panel_w, panel_h = max(1.6, cell * n_cols + 0.6), max(1.4, cell * n_rows + 0.5)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols + 1.2, panel_h * nrows + 0.4),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k >= h:
+            ax.remove()
+            continue
+        c = k % ncols
+        heatmap(w[k], row_labels, col_labels, ax=ax, cmap=cmap, vmin=vmin, vmax=vmax,
+                annotate=annotate, colorbar=False, title=titles[k] if titles is not None else f"head {k}")
+        ax.title.set_fontsize(9)
+        left, bottom = c == 0, k + ncols >= h
+        ax.tick_params(labelsize=8, labelleft=left, labelbottom=bottom)
+        if left and ylabel:
+            ax.set_ylabel(ylabel, fontsize=8)
+        if bottom and xlabel:
+            ax.set_xlabel(xlabel, fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.93, 0.95 if suptitle else 1))
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11)
+    cax = fig.add_axes((0.945, 0.15, 0.012, 0.7))
+    fig.colorbar(axes.flat[0].images[0], cax=cax)
+    return fig
+
+
+def attention_grid(attentions, tokens: Sequence[str], *, layers: Sequence[int] | None = None,
+                   heads: Sequence[int] | None = None, query: int | None = None,
+                   panel: float = 1.25, cmap: str = "viridis", title: str | None = None,
+                   label_tokens: bool = True):
+    """A plain-matplotlib "model view": one small heatmap per (layer, head).
+
+    ``attentions (layers, heads, n, n)`` (rows = queries, columns = keys) of one
+    sentence, e.g. ``run.sentence(0)[1]``. Rows of the grid are layers, columns
+    are heads, all on one colour scale from 0 to 1; the token labels are written
+    along the left column (queries) and the bottom row (keys). ``query`` (a
+    token index) outlines that query's row in every panel. Works in any renderer,
+    including static ones (GitHub, PDF). Returns the Figure; ``fig.axes`` holds
+    the panels layer by layer, then the colour bar.
+    """
+    a = np.asarray(attentions, dtype=float)
+    if a.ndim != 4 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"attention_grid needs (layers, heads, n, n), got shape {a.shape}")
+    if len(tokens) != a.shape[-1]:
+        raise ValueError(f"{len(tokens)} tokens for attention over {a.shape[-1]} positions")
+    layers = list(range(a.shape[0])) if layers is None else list(layers)
+    heads = list(range(a.shape[1])) if heads is None else list(heads)
+    n = a.shape[-1]
+    fig, axes = plt.subplots(len(layers), len(heads), squeeze=False,
+                             figsize=(panel * len(heads) + 1.6, panel * len(layers) + 1.2))
+    fontsize = max(4.5, min(7.0, 90.0 / n))
+    for r, layer in enumerate(layers):
+        for c, head in enumerate(heads):
+            ax = axes[r, c]
+            im = ax.imshow(a[layer, head], cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if query is not None:
+                ax.add_patch(plt.Rectangle((-0.5, query - 0.5), n, 1, fill=False, edgecolor="tab:red",
+                                           linewidth=0.8))
+            if r == 0:
+                ax.set_title(f"head {head}", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(f"layer {layer}", fontsize=8)
+                if label_tokens:
+                    ax.set_yticks(range(n), labels=tokens, fontsize=fontsize)
+            if r == len(layers) - 1 and label_tokens:
+                ax.set_xticks(range(n), labels=tokens, fontsize=fontsize, rotation=90)
+    fig.subplots_adjust(left=0.1, right=0.92, bottom=0.12, top=0.9 if title else 0.95,
+                        wspace=0.08, hspace=0.08)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    cax = fig.add_axes((0.935, 0.3, 0.01, 0.4))
+    fig.colorbar(im, cax=cax)
+    return fig
