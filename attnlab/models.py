@@ -104,3 +104,83 @@ def embed(texts: list[str], tokenizer, model, batch_size: int = 32):
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (b, n, 1)
             rows.append(((hidden * mask).sum(1) / mask.sum(1)).numpy())
     return np.concatenate(rows).astype(np.float32)
+
+
+# --- attention, for 07_bertviz ---------------------------------------------------
+
+
+from dataclasses import dataclass  # noqa: E402
+
+
+@dataclass(frozen=True)
+class AttentionRun:
+    """One forward pass of a batch, with what the attention notebook looks at (NumPy, float32).
+
+    ``hidden_states[l]`` is the input of layer ``l`` (``hidden_states[0]`` is the
+    embedding output, the last one the model's output); ``attentions[l]`` is that
+    layer's ``output_attentions``.
+    """
+
+    texts: list
+    tokens: list  # per sentence: its tokens, padding included as "[PAD]"
+    mask: "np.ndarray"  # (batch, n) bool: True at real tokens (the tokenizer's attention_mask)
+    sentence_b_start: list  # per sentence: index of the first token of sentence B, or None
+    hidden_states: "np.ndarray"  # (layers + 1, batch, n, d_model)
+    attentions: "np.ndarray"  # (layers, batch, heads, n, n)
+
+    def sentence(self, i: int = 0):
+        """``(tokens, attentions (layers, heads, m, m))`` of sentence ``i`` without its padding."""
+        m = int(self.mask[i].sum())
+        return self.tokens[i][:m], self.attentions[:, i, :, :m, :m]
+
+
+def run_attention(tokenizer, model, texts, pairs=None) -> AttentionRun:
+    """Run ``model`` on ``texts`` (a string or a list; ``pairs``: optional second sentences).
+
+    Sentences of different lengths are padded to the longest; the mask says
+    which positions are real. Everything comes back as NumPy arrays.
+    """
+    import numpy as np
+    import torch
+
+    single = isinstance(texts, str)
+    texts = [texts] if single else list(texts)
+    if pairs is not None:
+        pairs = [pairs] if isinstance(pairs, str) else list(pairs)
+        if len(pairs) != len(texts):
+            raise ValueError(f"{len(pairs)} second sentences for {len(texts)} sentences")
+    enc = tokenizer(texts, pairs, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        out = model(**enc, output_attentions=True, output_hidden_states=True)
+    if out.attentions is None or any(a is None for a in out.attentions):
+        raise RuntimeError("the model returned no attention weights: load it with "
+                           "attn_implementation='eager' (load_model() does)")
+    ids = enc["input_ids"].numpy()
+    mask = enc["attention_mask"].numpy().astype(bool)
+    tokens = [tokenizer.convert_ids_to_tokens(row.tolist()) for row in ids]
+    starts = []
+    for row, real in zip(enc.get("token_type_ids", torch.zeros_like(enc["input_ids"])).numpy(), mask):
+        b = np.nonzero((row == 1) & real)[0]
+        starts.append(int(b[0]) if pairs is not None and len(b) else None)
+    return AttentionRun(
+        texts=texts, tokens=tokens, mask=mask, sentence_b_start=starts,
+        hidden_states=np.stack([h.numpy() for h in out.hidden_states]).astype(np.float32),
+        attentions=np.stack([a.numpy() for a in out.attentions]).astype(np.float32))
+
+
+def query_key_weights(model, layer: int) -> dict:
+    """Layer ``layer``'s query/key projections in row convention, as NumPy float32.
+
+    Returns ``dict(W_q, b_q, W_k, b_k, num_heads)`` with ``W = linear.weight.T``
+    (shape ``(d_model, d_model)``), so that ``Q = hidden @ W_q + b_q``.
+    """
+    import numpy as np
+
+    sa = model.encoder.layer[layer].attention.self
+
+    def arr(t):
+        return t.detach().cpu().numpy().astype(np.float32)
+
+    return dict(W_q=arr(sa.query.weight).T.copy(), b_q=arr(sa.query.bias),
+                W_k=arr(sa.key.weight).T.copy(), b_k=arr(sa.key.bias),
+                num_heads=int(sa.num_attention_heads))
