@@ -45,6 +45,7 @@ lab: $(COURSE_STAMP)
 
 test: $(TEST_STAMP)
 	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-bwrap.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 release: $(COURSE_STAMP)
@@ -58,6 +59,7 @@ embeddings: $(COURSE_STAMP)
 	$(BIN)/python scripts/make_embeddings.py
 
 grade: $(COURSE_STAMP)
+	@bash scripts/ensure-bwrap.sh
 	$(BIN)/python -m autograder.grade $(SUBMISSIONS) --out $(OUT)
 
 clean:

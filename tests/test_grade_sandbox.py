@@ -1,0 +1,38 @@
+"""The kernel sandbox: no network, no view of solutions/, reference data or the home folder."""
+
+from __future__ import annotations
+
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from autograder import REPO_ROOT
+from autograder.sandbox import Kernel, bwrap_works
+
+PROBE = f"""
+import os, socket
+try:
+    socket.create_connection(("1.1.1.1", 80), timeout=2)
+    print("network: open")
+except OSError:
+    print("network: blocked")
+print("solutions:", os.path.exists({str(REPO_ROOT / 'solutions')!r}))
+print("reference:", os.path.exists({str(REPO_ROOT / 'data' / 'reference')!r}))
+print("embeddings:", os.path.exists({str(REPO_ROOT / 'data' / 'embeddings.npz')!r}))
+print("git:", os.path.exists({str(REPO_ROOT / '.git')!r}))
+print("home:", os.path.exists(os.path.expanduser("~root/.bashrc")) or os.path.exists("/root/.ssh"))
+"""
+
+
+@pytest.mark.skipif(not bwrap_works()[0], reason="bubblewrap is not available (scripts/ensure-bwrap.sh)")
+def test_kernel_sees_no_network_and_no_answers(tmp_path):
+    nb = new_notebook(cells=[new_code_cell(PROBE)])
+    kernel = Kernel(nb, tmp_path, timeout=20, memory_mb=3000, use_bwrap=True)
+    try:
+        assert kernel.run(nb.cells[0], 0) == "ok"
+    finally:
+        kernel.stop()
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    assert "network: blocked" in text
+    assert "solutions: False" in text and "reference: False" in text and "git: False" in text
+    assert "home: False" in text
+    assert "embeddings: True" in text  # what the notebooks legitimately load is there
