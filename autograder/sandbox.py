@@ -32,10 +32,10 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
-from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from . import DATA, REPO_ROOT
+from .kernel_client import SteadyClient
 
 OUTPUT_CAP = 20_000  # characters of output kept per cell
 HIDDEN_DATA = ("reference", "samples")
@@ -145,7 +145,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         return await super()._async_launch_kernel(kernel_cmd, **kw)
 
 
-class CappedClient(NotebookClient):
+class CappedClient(SteadyClient):
     """nbclient with a cap on how much output a cell may keep."""
 
     def output(self, outs, msg, display_id, cell_index):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the autograder package lives at the top level
 
 from autograder import RELEASES, SOLUTIONS, assignments  # noqa: E402
+from autograder.kernel_client import SteadyClient  # noqa: E402
 
 ASSIGNMENTS = assignments()
 # Tests must never reach for the network: the packaged model and data are all local.
@@ -24,7 +24,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def execute(nb, cwd: Path, timeout: int = 120):
     """Run a notebook in a fresh kernel, keeping going past errors; returns it with outputs."""
     nb = nbformat.from_dict(nb)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+    SteadyClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(cwd)}}).execute()
     return nb
 
