@@ -81,10 +81,18 @@ def check_close(actual: Any, expected: Any, name: str = "your result", *,
     """Fail unless ``actual`` matches ``expected`` within ``rtol``/``atol``."""
     expected = np.asarray(expected)
     arr = _shape(actual, expected.shape, name)
+    if arr.dtype == bool or expected.dtype == bool:
+        if arr.dtype != bool and not np.isin(arr, (0, 1)).all():
+            _fail(f"{name} should be an array of True/False, but its dtype is {arr.dtype}.")
+        if expected.dtype != bool:
+            _fail(f"{name} is an array of True/False, but numbers were expected.")
+        if not np.array_equal(arr.astype(bool), expected):
+            n_bad = int(np.sum(arr.astype(bool) != expected))
+            _fail(f"{name} has {n_bad} entr{'y' if n_bad == 1 else 'ies'} with the wrong True/False."
+                  + (f"\nHint: {hint}" if hint else ""))
+        return
     if not np.issubdtype(arr.dtype, np.number):
         _fail(f"{name} should be numbers, but its dtype is {arr.dtype}.")
-    if arr.dtype == bool and expected.dtype != bool:
-        _fail(f"{name} is an array of True/False, but numbers were expected.")
     _finite(arr, name)
     if not np.allclose(arr, expected, rtol=rtol, atol=atol):
         diff = np.abs(arr.astype(np.float64) - expected.astype(np.float64))
@@ -106,7 +114,9 @@ def check_rows_sum_to_one(weights: Any, name: str = "weights", *, axis: int = -1
     sums = arr.sum(axis=axis)
     if not np.allclose(sums, 1.0, atol=atol):
         bad = sums.ravel()[np.argmax(np.abs(sums.ravel() - 1))]
-        other = arr.sum(axis=0 if arr.ndim > 1 and axis in (-1, arr.ndim - 1) else -1)
+        # The usual slip is softmax over the other axis of the (queries, keys) matrix.
+        other_axis = -2 if axis in (-1, arr.ndim - 1) else -1
+        other = arr.sum(axis=other_axis) if arr.ndim > 1 else sums
         msg = (f"The rows of {name} should each sum to 1 (one probability distribution per "
                f"query), but one sums to {bad:.6g}.")
         if arr.ndim > 1 and np.allclose(other, 1.0, atol=atol):
@@ -161,13 +171,15 @@ def _call(fn: Callable, args: list, kwargs: dict, strict: bool, label: str):
         except NotImplementedError:
             raise
         except FloatingPointError as exc:
-            _fail(f"{label}: numerical trouble ({exc}). With inputs as large as 1e4, exp() "
-                  "overflows: subtract the maximum along the axis before exponentiating.")
+            _fail(f"{label}: numerical trouble ({exc}). Usual causes: exp() of a large number "
+                  "overflowing (subtract the maximum along the axis before exponentiating), "
+                  "-inf minus -inf on a row that is entirely masked, or 0/0 (a sum of zeros).")
         except Exception as exc:
             hint = ""
             if isinstance(exc, ValueError) and "matmul" in str(exc):
-                hint = ("\nHint: the shapes of a matrix product do not fit. Scores are Q @ K^T: "
-                        "transpose the last two axes of K (np.swapaxes(K, -1, -2)).")
+                hint = ("\nHint: the shapes of a matrix product do not fit. Check the order of "
+                        "the product (row vectors: x @ W) and which axes you transpose; for "
+                        "scores Q @ K^T, swap the last two axes of K (np.swapaxes(K, -1, -2)).")
             _fail(f"{label} raised {type(exc).__name__}: {exc}{hint}")
     if caught:
         first = caught[0]
@@ -185,7 +197,9 @@ def _matches(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float)
     if not np.issubdtype(expected.dtype, np.floating):
         return bool(np.array_equal(actual, expected))
     try:
-        return bool(np.allclose(actual.astype(np.float64), expected, rtol=rtol, atol=atol))
+        # equal_nan: a stored mistake that yields NaN (a fully masked row) must still be named.
+        return bool(np.allclose(actual.astype(np.float64), expected, rtol=rtol, atol=atol,
+                                equal_nan=True))
     except (TypeError, ValueError):
         return False
 
