@@ -48,7 +48,18 @@ def test_reference_outputs_equal_what_the_solutions_give_now(aid):
     assert sorted(fresh) == sorted(stored), "run `make data`"
     for key, value in fresh.items():
         assert stored[key].dtype == value.dtype, key
-        assert np.array_equal(stored[key], value), f"{key} differs: run `make data`"
+        if value.dtype.kind in "fc":
+            # BLAS rounds differently on another CPU (SIMD width, threads), and float32 cases
+            # keep that difference: equal means inside the tolerance the case grades with
+            # (a real change to a solution or case moves results far more than that).
+            fn, i = key.split("/")[:2]
+            case = manifest[fn]["cases"][int(i)]
+            rtol = max(case["rtol"], 64 * np.finfo(value.dtype).eps)
+            atol = max(case["atol"], 64 * np.finfo(value.dtype).eps)
+            assert np.allclose(stored[key], value, rtol=rtol, atol=atol, equal_nan=True), \
+                f"{key} differs: run `make data`"
+        else:
+            assert np.array_equal(stored[key], value), f"{key} differs: run `make data`"
 
 
 def test_every_assignment_has_reference_cases():
