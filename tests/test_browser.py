@@ -82,6 +82,30 @@ def _move_a_control(lab_page: LabPage) -> str:
     return action
 
 
+def _check_bertviz_views(lab_page: LabPage) -> None:
+    """BertViz's head and model views drew the model's attention, with no CDN to load from."""
+    page = lab_page.page
+    page.wait_for_function(
+        """() => { const v = document.querySelectorAll('div.attnlab-bertviz svg');
+                   return v.length >= 4 && Array.from(v).every(s => s.querySelectorAll('text').length) }""",
+        timeout=30_000)
+    heads = page.locator("div.attnlab-bertviz[data-view='head']")
+    assert heads.count() == 3  # the lecture's sentence, the pair, the student's own sentence
+    left = heads.first.locator("svg g#left text").all_text_contents()
+    assert "animal" in left and "it" in left and "[CLS]" in left, left
+    pair = heads.nth(1).locator("svg g#left text").all_text_contents()
+    assert "[SEP]" in pair and "tired" in pair, pair
+    model = page.locator("div.attnlab-bertviz[data-view='model']")
+    assert model.count() == 1
+    # 6 layers x 12 heads of thumbnails, each an attention pattern drawn as lines.
+    assert model.first.locator("svg line, svg path").count() > 72
+    # What stock BertViz shows offline (the narrative quotes it, so look in outputs only).
+    outputs = page.locator(".jp-OutputArea-output")
+    for text in ("Javascript Error", "require is not defined"):
+        assert outputs.filter(has_text=text).count() == 0, text
+    lab_page.actions.append("found the head views (tokens) and the model view rendered offline")
+
+
 @pytest.mark.parametrize("folder", ["notebooks", "solutions"])
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_notebook_in_jupyterlab(aid, folder, browser, lab):
@@ -106,6 +130,8 @@ def test_notebook_in_jupyterlab(aid, folder, browser, lab):
             assert unexpected == [], unexpected[:2]
 
         page = lab_page.page
+        if aid == "07_bertviz":
+            _check_bertviz_views(lab_page)
         assert page.locator(".widget-interact").count() >= 1, "no explorer widget rendered"
         for text in ("Loading widget", "Error displaying widget"):
             assert page.get_by_text(text).count() == 0, text
