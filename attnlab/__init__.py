@@ -4,9 +4,10 @@ Small, named rooms, none of which holds the solution to a graded exercise:
 
 - ``attnlab.data``    where the course data lives and how to load it
 - ``attnlab.checks``  friendly checks used by the notebooks' test cells
-- ``attnlab.plots``   heatmaps and bar charts with token labels
+- ``attnlab.plots``   heatmaps (single, grids, masked) and bar charts with token labels
 - ``attnlab.widgets`` ipywidgets explorers (they call *your* functions)
-- ``attnlab.models``  loading the packaged pretrained model, offline
+- ``attnlab.models``  the packaged pretrained model, offline, and its attention
+- ``attnlab.bertviz_offline``  BertViz's head and model views without a CDN
 """
 
 __version__ = "0.1.0"

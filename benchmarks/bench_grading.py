@@ -1,7 +1,7 @@
 """Benchmark: stock sequential `nbgrader autograde` against `python -m autograder.grade`.
 
     .venv/bin/python benchmarks/bench_grading.py [--students 40] [--jobs N]
-                                                 [--assignments 01_embeddings 03_qkv_by_hand]
+                                                 [--assignments 01_embeddings ...]
 
 Generates one class (every student submits every assignment: a mix of correct,
 partial and broken work, including the common mistakes of tests/catalogue/), grades
@@ -113,7 +113,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=None, help="for ours (default: all cores)")
-    parser.add_argument("--assignments", nargs="*", default=["01_embeddings", "03_qkv_by_hand"])
+    parser.add_argument("--assignments", nargs="*", default=assignments(),
+                        help="default: every assignment")
     args = parser.parse_args(argv)
     aids = [a for a in args.assignments if a in assignments()]
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
