@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2 (packaged)"
 
@@ -109,8 +112,6 @@ def embed(texts: list[str], tokenizer, model, batch_size: int = 32):
 # --- attention, for 07_bertviz ---------------------------------------------------
 
 
-from dataclasses import dataclass  # noqa: E402
-
 
 @dataclass(frozen=True)
 class AttentionRun:
@@ -123,10 +124,10 @@ class AttentionRun:
 
     texts: list
     tokens: list  # per sentence: its tokens, padding included as "[PAD]"
-    mask: "np.ndarray"  # (batch, n) bool: True at real tokens (the tokenizer's attention_mask)
+    mask: np.ndarray  # (batch, n) bool: True at real tokens (the tokenizer's attention_mask)
     sentence_b_start: list  # per sentence: index of the first token of sentence B, or None
-    hidden_states: "np.ndarray"  # (layers + 1, batch, n, d_model)
-    attentions: "np.ndarray"  # (layers, batch, heads, n, n)
+    hidden_states: np.ndarray  # (layers + 1, batch, n, d_model)
+    attentions: np.ndarray  # (layers, batch, heads, n, n)
 
     def sentence(self, i: int = 0):
         """``(tokens, attentions (layers, heads, m, m))`` of sentence ``i`` without its padding."""

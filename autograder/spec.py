@@ -62,3 +62,21 @@ def exercise_modules():
         mod = importlib.import_module(f"{exercises.__name__}.{info.name}")
         mods[mod.ASSIGNMENT] = mod
     return mods
+
+
+# --- correct building blocks that the known mistakes are variations of ----------------
+
+
+def softmax(x, axis=-1):
+    x = np.asarray(x)
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def attend(Q, K, V, scale=None, axis=-1):
+    """Scaled dot-product attention with the two knobs mistakes turn: the d in sqrt(d) and
+    the softmax axis. Returns (output, weights)."""
+    d = K.shape[-1] if scale is None else scale
+    w = softmax(Q @ np.swapaxes(K, -1, -2) / np.sqrt(d), axis)
+    return w @ V, w
+

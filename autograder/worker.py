@@ -7,7 +7,6 @@ interrupted run keeps every finished submission.
 
 from __future__ import annotations
 
-import ast
 import json
 import logging
 import os
@@ -172,6 +171,17 @@ def _run_cells(kernel: Kernel, cells: list, info: dict, timeout: int) -> None:
                     kernel.run(nbformat.from_dict(c), j, t)
 
 
+
+def _write_call(exchange: Path, cid: str, call) -> dict:
+    """One pending call for the student's kernel: its inputs as .npy files, its spec as JSON."""
+    counter = [0]
+    spec = dict(fn=call.fn, stash=call.stash, err=call.err,
+                args=encode(list(call.args), exchange, f"in_{cid}", counter),
+                kwargs=encode(dict(call.kwargs), exchange, f"in_{cid}", counter))
+    (exchange / f"call_{cid}.json").write_text(json.dumps(spec))
+    return spec
+
+
 def grade_submission(job: dict) -> dict:
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     logging.getLogger("traitlets").setLevel(logging.CRITICAL)
@@ -283,12 +293,7 @@ def grade_submission(job: dict) -> dict:
             for cid, call in judge.pending.items():
                 if call.fn in timed_out_fns:
                     continue
-                counter = [0]
-                spec = dict(fn=call.fn, stash=call.stash, err=call.err,
-                            args=encode(list(call.args), exchange, f"in_{cid}", counter),
-                            kwargs=encode(dict(call.kwargs), exchange, f"in_{cid}", counter))
-                (exchange / f"call_{cid}.json").write_text(json.dumps(spec))
-                specs[cid] = spec
+                specs[cid] = _write_call(exchange, cid, call)
             if specs:
                 batch = new_code_cell(f"for __c in {list(specs)!r}:\n"
                                       f"    __grader_call({str(exchange)!r}, __c, globals())")
@@ -310,11 +315,7 @@ def grade_submission(job: dict) -> dict:
                 if call.fn in timed_out_fns:
                     judge.results[cid] = {"status": "timeout"}
                     continue
-                counter = [0]
-                spec = dict(fn=call.fn, stash=call.stash, err=call.err,
-                            args=encode(list(call.args), exchange, f"in_{cid}", counter),
-                            kwargs=encode(dict(call.kwargs), exchange, f"in_{cid}", counter))
-                (exchange / f"call_{cid}.json").write_text(json.dumps(spec))
+                _write_call(exchange, cid, call)
                 cell = new_code_cell(call_cell(exchange, cid))
                 before_restarts = kernel.restarts
                 status = kernel.run(cell, 0, job["timeout"])

@@ -100,7 +100,7 @@ def test_untransposed_k_gets_a_matmul_hint():
     def no_transpose(Q, K, V):
         w = np.exp(Q @ K)
         return w @ V, w
-    with pytest.raises(CheckFailed, match="transpose the last two axes of K"):
+    with pytest.raises(CheckFailed, match="swap the last two axes of K"):
         check_reference(no_transpose, "03_qkv_by_hand", "scaled_dot_product_attention")
 
 

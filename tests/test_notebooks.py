@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from autograder import RELEASES, SOLUTIONS
-from autograder.notebooks import nbgrader_meta, solution_cells, graded_cells
+from autograder.notebooks import graded_cells, solution_cells
 from conftest import ASSIGNMENTS, errors, stderr_text
 
 
