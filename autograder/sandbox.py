@@ -78,9 +78,11 @@ def _ro_binds() -> list[str]:
 
 
 def bwrap_prefix(exchange: Path) -> list[str]:
+    # The empty /tmp comes first: the course itself may live under /tmp (a CI clone), and
+    # bwrap mounts in order, so binds made after it show through it.
     return ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try", "--clearenv",
-            *_ro_binds(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            "--unshare-uts", "--unshare-cgroup-try", "--clearenv", "--tmpfs", "/tmp",
+            *_ro_binds(), "--proc", "/proc", "--dev", "/dev",
             "--bind", str(exchange), str(exchange), "--chdir", str(exchange / "work"),
             *sum((["--setenv", k, v] for k, v in _env("/tmp").items()), [])]
 

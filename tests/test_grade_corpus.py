@@ -10,6 +10,7 @@ submissions graded alongside keep exactly the scores they get when graded alone.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import sqlite3
 
@@ -19,6 +20,7 @@ import pytest
 from autograder import RELEASES, SOLUTIONS
 from autograder.grade import main as grade_main
 from autograder.notebooks import fill, read, solution_cells
+from autograder.sandbox import bwrap_works
 from conftest import ROOT
 
 Q = "03_qkv_by_hand"
@@ -184,6 +186,17 @@ def _grades(out):
         return {(r["student"], r["assignment"]): r for r in csv.DictReader(f)}
 
 
+def _hashes(folder) -> dict:
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.ipynb"))}
+
+
+# Without the sandbox this one would really overwrite notebooks it can reach (the samples of a
+# course cloned under /tmp, say): run it only where the grader isolates kernels.
+NEEDS_SANDBOX = {"writes_other_student"}
+if not bwrap_works()[0]:
+    CORPUS = {k: v for k, v in CORPUS.items() if k not in NEEDS_SANDBOX}
+
+
 @pytest.fixture(scope="module")
 def batches(tmp_path_factory):
     base = tmp_path_factory.mktemp("corpus")
@@ -192,10 +205,21 @@ def batches(tmp_path_factory):
     _honest(mixed)
     for name, (aid, content, *_ ) in CORPUS.items():
         _write(mixed, name, aid, content)
+    before = {**_hashes(mixed), **_hashes(SAMPLES)}
     assert grade_main([str(alone), "--out", str(base / "out-alone"), "--timeout", TIMEOUT]) == 0
     assert grade_main([str(mixed), "--out", str(base / "out-mixed"), "--timeout", TIMEOUT,
                        "--memory-mb", "3072"]) == 0
+    untouched.update(before=before, after={**_hashes(mixed), **_hashes(SAMPLES)})
     return base, _grades(base / "out-alone"), _grades(base / "out-mixed")
+
+
+untouched: dict = {}
+
+
+def test_no_submission_changed_any_notebook_on_disk(batches):
+    """Other students' submissions and the course's own samples are exactly as they were."""
+    changed = [str(p) for p, h in untouched["before"].items() if untouched["after"].get(p) != h]
+    assert changed == []
 
 
 @pytest.mark.parametrize("name", list(CORPUS))
