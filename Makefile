@@ -14,6 +14,9 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # nbgrader calls `alembic` from PATH: always put the venv first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
+# The autograder runs each student's kernel inside bubblewrap (no network, read-only system).
+ENSURE_BWRAP = bash scripts/ensure-debian-package.sh bubblewrap "the grading sandbox" \
+	"grading will run student code WITHOUT a sandbox (it says so in its output)." bwrap
 COURSE_STAMP := $(VENV)/.course-installed
 TEST_STAMP   := $(VENV)/.test-installed
 
@@ -44,8 +47,9 @@ lab: $(COURSE_STAMP)
 		--LabApp.default_url=/lab/tree/notebooks
 
 test: $(TEST_STAMP)
-	@bash scripts/ensure-chromium.sh
-	@bash scripts/ensure-bwrap.sh
+	@test -n "$(CHROMIUM)" || bash scripts/ensure-debian-package.sh chromium "the browser tests" \
+		"the browser tests will be skipped (or set CHROMIUM=/path/to/chrome)." chromium chromium-browser
+	@$(ENSURE_BWRAP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 release: $(COURSE_STAMP)
@@ -59,7 +63,7 @@ embeddings: $(COURSE_STAMP)
 	$(BIN)/python scripts/make_embeddings.py
 
 grade: $(COURSE_STAMP)
-	@bash scripts/ensure-bwrap.sh
+	@$(ENSURE_BWRAP)
 	$(BIN)/python -m autograder.grade $(SUBMISSIONS) --out $(OUT)
 
 clean:

@@ -29,7 +29,7 @@ print("home:", os.path.exists(os.path.expanduser("~root/.bashrc")) or os.path.ex
 def sandbox():
     ok, why = bwrap_works()
     if not ok:
-        message = f"the grading sandbox does not work here: {why} (scripts/ensure-bwrap.sh)"
+        message = f"the grading sandbox does not work here: {why} (install bubblewrap: apt-get install bubblewrap)"
         if os.environ.get("ATTNLAB_REQUIRE_SANDBOX"):
             pytest.fail(message)  # CI: grading without isolation is a failure, not a skip
         pytest.skip(message)
