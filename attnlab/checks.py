@@ -204,6 +204,32 @@ def _matches(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float)
         return False
 
 
+def check_outputs(result: Any, expected: Sequence[np.ndarray], function: str, outputs: Sequence[str],
+                  label: str, mistakes: Sequence = (), *, rtol: float, atol: float) -> None:
+    """``result`` of ``function`` on one case against the ``expected`` arrays, one per output.
+
+    ``mistakes`` are ``(hint, outputs)`` of known wrong implementations on the same case: a
+    result equal to one of them fails with its hint. Used by :func:`check_reference` and by
+    the grader's checks on fresh inputs.
+    """
+    n = len(outputs)
+    if n > 1 and not (isinstance(result, tuple) and len(result) == n):
+        _fail(f"{label} should return a tuple ({', '.join(outputs)}), but returned "
+              f"{type(result).__name__}.")
+    got = [as_array(g, f"{function}'s {o}") for g, o in zip(result if n > 1 else (result,), outputs)]
+    for k, (g, exp, out_name) in enumerate(zip(got, expected, outputs)):
+        if _matches(g, exp, rtol, atol):
+            continue
+        what = f"{label}: {out_name}"
+        for hint, wrong in mistakes:
+            if wrong[k] is not None and _matches(g, wrong[k], rtol, atol):
+                _fail(f"{what} is not right. Likely mistake: {hint}")
+        check_shape(g, exp.shape, what)
+        if out_name == "weights":
+            check_rows_sum_to_one(g, what)
+        check_close(g, exp, what, rtol=rtol, atol=atol)
+
+
 def check_reference(fn: Callable, assignment: str, function: str | None = None) -> None:
     """Run ``fn`` on every reference case of ``assignment``'s ``function``.
 
@@ -224,23 +250,10 @@ def check_reference(fn: Callable, assignment: str, function: str | None = None) 
         args = [arrays[ref_key(function, i, "arg", j)] for j in range(case["nargs"])]
         args = [a.tolist() if case.get("as_lists") else a for a in args]
         result = _call(fn, args, case["kwargs"], spec["strict_warnings"], label)
-        got = result if len(outputs) > 1 else (result,)
-        if len(outputs) > 1 and not (isinstance(result, tuple) and len(result) == len(outputs)):
-            _fail(f"{label} should return a tuple ({', '.join(outputs)}), but returned "
-                  f"{type(result).__name__}.")
-        got = [as_array(g, f"{function}'s {o}") for g, o in zip(got, outputs)]
-        for k, (g, out_name) in enumerate(zip(got, outputs)):
-            expected = arrays[ref_key(function, i, "out", k)]
-            what = f"{label}: {out_name}"
-            if _matches(g, expected, case["rtol"], case["atol"]):
-                continue
-            for m in case["mistakes"]:
-                key = ref_key(function, i, "out", k, mistake=m)
-                if key in arrays and _matches(g, arrays[key], case["rtol"], case["atol"]):
-                    _fail(f"{what} is not right. Likely mistake: {spec['mistakes'][m]}")
-            check_shape(g, expected.shape, what)
-            if out_name == "weights":
-                check_rows_sum_to_one(g, what)
-            check_close(g, expected, what, rtol=case["rtol"], atol=case["atol"])
+        expected = [arrays[ref_key(function, i, "out", k)] for k in range(len(outputs))]
+        mistakes = [(spec["mistakes"][m], [arrays.get(ref_key(function, i, "out", k, mistake=m))
+                                           for k in range(len(outputs))]) for m in case["mistakes"]]
+        check_outputs(result, expected, function, outputs, label, mistakes,
+                      rtol=case["rtol"], atol=case["atol"])
     n = len(spec["cases"])
     print(f"✓ {function}: all {n} reference cases pass")

@@ -28,7 +28,7 @@ from attnlab.data import ref_key
 
 from . import DATA, RELEASES, REPO_ROOT, SOLUTIONS, assignments
 from .notebooks import fill, load_functions, read, solution_cells
-from .spec import exercise_modules
+from .spec import exercise_modules, split_outputs
 
 
 def nbgrader_env() -> dict:
@@ -71,13 +71,13 @@ def reference_arrays(aid: str) -> dict[str, np.ndarray]:
         for i, case in enumerate(spec.cases):
             for j, arg in enumerate(case.args):
                 arrays[ref_key(name, i, "arg", j)] = np.asarray(arg)
-            outs = _outputs(solved[name](*case.args, **case.kwargs), spec.outputs)
+            outs = split_outputs(solved[name](*case.args, **case.kwargs), spec.outputs)
             for k, out in enumerate(outs):
                 arrays[ref_key(name, i, "out", k)] = out
             distinct = []
             for m, mistake in enumerate(spec.mistakes):
                 try:
-                    wrong = _outputs(mistake.fn(*case.args, **case.kwargs), spec.outputs)
+                    wrong = split_outputs(mistake.fn(*case.args, **case.kwargs), spec.outputs)
                 except Exception:
                     continue  # this mistake crashes on this case; the crash message teaches
                 if any(w.shape != o.shape or not np.allclose(w, o, rtol=case.rtol, atol=case.atol)
@@ -92,13 +92,6 @@ def reference_arrays(aid: str) -> dict[str, np.ndarray]:
                               cases=cases, mistakes=[m.hint for m in spec.mistakes])
     arrays["__manifest__"] = np.array(json.dumps(manifest, indent=1))
     return arrays
-
-
-def _outputs(result, names: list[str]) -> list[np.ndarray]:
-    results = result if len(names) > 1 else (result,)
-    if len(results) != len(names):
-        raise ValueError(f"expected {len(names)} outputs")
-    return [np.asarray(r) for r in results]
 
 
 def build_reference(target: Path = DATA / "reference", only: list[str] | None = None) -> None:

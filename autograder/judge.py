@@ -629,21 +629,23 @@ def variant_cases(spec, seed: int) -> list:
 
 def make_variant_check(name: str, spec, solution_fn, cases):
     """A check run after the test cell passes: the student's function on fresh variants."""
-    from attnlab.checks import _call, _matches, as_array, check_close, check_rows_sum_to_one, check_shape
+    from attnlab.checks import _call, check_outputs
+
+    from .spec import split_outputs
 
     expected, mistakes = [], []
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         for case in cases:
             try:
-                exp = _outputs(solution_fn(*case.args, **case.kwargs), spec.outputs)
+                exp = split_outputs(solution_fn(*case.args, **case.kwargs), spec.outputs)
             except Exception:
                 exp = None
             expected.append(exp)
             wrong = []
             for m in spec.mistakes:
                 try:
-                    wrong.append((m.hint, _outputs(m.fn(*case.args, **case.kwargs), spec.outputs)))
+                    wrong.append((m.hint, split_outputs(m.fn(*case.args, **case.kwargs), spec.outputs)))
                 except Exception:
                     pass
             mistakes.append(wrong)
@@ -657,27 +659,5 @@ def make_variant_check(name: str, spec, solution_fn, cases):
                 continue
             label = f"{name} on {case.desc}"
             result = _call(fn, list(case.args), dict(case.kwargs), spec.strict_warnings, label)
-            n = len(spec.outputs)
-            if n > 1 and not (isinstance(result, tuple) and len(result) == n):
-                raise AssertionError(f"{label} should return a tuple ({', '.join(spec.outputs)}), "
-                                     f"but returned {type(result).__name__}.")
-            got = [as_array(g, f"{name}'s {o}") for g, o in zip(result if n > 1 else (result,), spec.outputs)]
-            for k, (g, e, out_name) in enumerate(zip(got, exp, spec.outputs)):
-                if _matches(g, e, case.rtol, case.atol):
-                    continue
-                what = f"{label}: {out_name}"
-                for hint, w in wrong:
-                    if _matches(g, w[k], case.rtol, case.atol):
-                        raise AssertionError(f"{what} is not right. Likely mistake: {hint}")
-                check_shape(g, e.shape, what)
-                if out_name == "weights":
-                    check_rows_sum_to_one(g, what)
-                check_close(g, e, what, rtol=case.rtol, atol=case.atol)
+            check_outputs(result, exp, name, spec.outputs, label, wrong, rtol=case.rtol, atol=case.atol)
     return check
-
-
-def _outputs(result, names):
-    results = result if len(names) > 1 else (result,)
-    if len(results) != len(names):
-        raise ValueError("wrong number of outputs")
-    return [np.asarray(r) for r in results]

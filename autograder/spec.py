@@ -64,6 +64,14 @@ def exercise_modules():
     return mods
 
 
+def split_outputs(result, names: list[str]) -> list[np.ndarray]:
+    """A function's result as one array per declared output."""
+    results = result if len(names) > 1 else (result,)
+    if len(results) != len(names):
+        raise ValueError(f"expected {len(names)} outputs")
+    return [np.asarray(r) for r in results]
+
+
 # --- correct building blocks that the known mistakes are variations of ----------------
 
 
