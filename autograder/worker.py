@@ -18,12 +18,12 @@ import traceback
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell
+from nbformat.v4 import new_code_cell, new_output
 
 from . import RELEASES, SOLUTIONS
 from .judge import (KERNEL_CODE, _UNDEFINED, Assignment, Context, Judgement, Proxy, capture_cell,
                     call_cell, decode, encode, make_variant_check, read_json, run_test,
-                    variant_cases)
+                    split_hidden, variant_cases)
 from .notebooks import nbgrader_meta
 from .sandbox import Kernel, bwrap_works
 
@@ -59,20 +59,17 @@ def read_submission(path: Path | None, aid: str, solution_ids: list[str], note: 
     dupes = set()
     seen_tests: dict[str, str] = {}
     for cell in cells:
-        if isinstance(cell, dict) and isinstance(cell.get("metadata"), dict) and \
-                isinstance(cell["metadata"].get("nbgrader"), dict):
-            tid = cell["metadata"]["nbgrader"].get("grade_id")
-            if tests and tid in tests:
-                src = cell.get("source", "")
-                seen_tests[tid] = "".join(src) if isinstance(src, list) else str(src)
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        if not isinstance(cell, dict):
             continue
-        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
-        gid = (meta.get("nbgrader") or {}).get("grade_id") if isinstance(meta.get("nbgrader"), dict) else None
-        if gid not in solution_ids:
-            continue
+        meta = cell.get("metadata")
+        nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
+        gid = nbg.get("grade_id") if isinstance(nbg, dict) else None
         src = cell.get("source", "")
         src = "".join(src) if isinstance(src, list) else str(src)
+        if tests and gid in tests:
+            seen_tests[gid] = src
+        if cell.get("cell_type") != "code" or gid not in solution_ids:
+            continue
         if gid in found:
             dupes.add(gid)
             continue
@@ -98,7 +95,6 @@ def read_submission(path: Path | None, aid: str, solution_ids: list[str], note: 
 
 
 def _visible(source: str) -> str:
-    from .judge import split_hidden
     return split_hidden(source)[0]
 
 
@@ -148,6 +144,24 @@ def context(aid: str, seed: int) -> tuple[Assignment, Context, dict]:
                 checks[name] = make_variant_check(name, spec, sol, cases)
         _contexts[aid] = a, ctx, checks
     return _contexts[aid]
+
+
+def _new_info() -> dict:
+    """What happened while running cells: status by index, and the cells that went wrong."""
+    return dict(status={}, timeouts=[], crashes=[], skipped=[])
+
+
+def _replay(kernel: Kernel, cells: list, timeout: int) -> None:
+    """After the kernel was replaced: run the notebook again, from fresh copies of its cells."""
+    _run_cells(kernel, [(i, nbformat.from_dict(c), k) for i, c, k in cells], _new_info(), timeout)
+
+
+def _read_result(exchange: Path, cid: str):
+    """A call's result as the kernel wrote it, its value decoded (None if there is none)."""
+    res = read_json(exchange / f"result_{cid}.json")
+    if res is not None and res.get("status") == "ok":
+        res["value"] = decode(res.get("value"), exchange)
+    return res
 
 
 def _run_cells(kernel: Kernel, cells: list, info: dict, timeout: int) -> None:
@@ -225,16 +239,13 @@ def grade_submission(job: dict) -> dict:
                 kind = "given"
             run_nb.cells.append(cell)
             cells.append((len(run_nb.cells) - 1, cell, kind))
-        info = dict(status={}, timeouts=[], crashes=[], skipped=[])
-        grader_cell = cells[0][1]
+        info = _new_info()
         kernel = Kernel(run_nb, exchange, job["timeout"], job["memory_mb"], use_bwrap)
         tk = time.time()
         kernel.start()
         result["timing"] = {"setup": round(tk - t0, 2), "kernel_start": round(time.time() - tk, 2)}
         tk = time.time()
-        run_cells = [(i, c, k) for i, c, k in cells]
-        run_cells[0] = (0, grader_cell, "grader")
-        _run_cells(kernel, run_cells, info, job["timeout"])
+        _run_cells(kernel, cells, info, job["timeout"])
         for i, c, kind in cells:
             if kind in ("solution", "given"):
                 for o in c.get("outputs", []):
@@ -301,14 +312,11 @@ def grade_submission(job: dict) -> dict:
                 status = kernel.run(batch, 0, job["timeout"])
                 if status == "ok" and kernel.restarts == before_restarts:
                     for cid in specs:
-                        res = read_json(exchange / f"result_{cid}.json")
+                        res = _read_result(exchange, cid)
                         if res is not None:
-                            if res.get("status") == "ok":
-                                res["value"] = decode(res.get("value"), exchange)
                             judge.results[cid] = res
                 elif kernel.restarts > before_restarts:
-                    _run_cells(kernel, [(i, nbformat.from_dict(c), k) for i, c, k in cells],
-                               dict(status={}, timeouts=[], crashes=[], skipped=[]), job["timeout"])
+                    _replay(kernel, cells, job["timeout"])
             for cid, call in judge.pending.items():
                 if cid in judge.results:
                     continue
@@ -319,23 +327,19 @@ def grade_submission(job: dict) -> dict:
                 cell = new_code_cell(call_cell(exchange, cid))
                 before_restarts = kernel.restarts
                 status = kernel.run(cell, 0, job["timeout"])
-                res = read_json(exchange / f"result_{cid}.json")
+                res = _read_result(exchange, cid)
                 if status.startswith("timeout"):
                     judge.results[cid] = {"status": "timeout"}
                     timed_out_fns.add(call.fn)
                 elif kernel.restarts > before_restarts or res is None:
                     judge.results[cid] = {"status": "crashed"}
                 else:
-                    if res.get("status") == "ok":
-                        res["value"] = decode(res.get("value"), exchange)
                     judge.results[cid] = res
                 if kernel.restarts > before_restarts:  # the kernel was replaced: set it up again
                     if kernel.restarts > MAX_RESTARTS:
                         timed_out_fns.add(call.fn)
                     else:
-                        info2 = dict(status={}, timeouts=[], crashes=[], skipped=[])
-                        _run_cells(kernel, [(i, nbformat.from_dict(c), k) for i, c, k in cells], info2,
-                                   job["timeout"])
+                        _replay(kernel, cells, job["timeout"])
                         if call.fn not in " ".join(problems):
                             problems.append(f"Calling {call.fn} crashed the Python kernel "
                                             "(it exited, ran out of memory or segfaulted).")
@@ -374,10 +378,6 @@ def grade_submission(job: dict) -> dict:
 
 def _annotate(run_nb, a: Assignment, verdicts) -> None:
     """Replace the capture cells by the instructor's test cells (visible part) and the verdict."""
-    from nbformat.v4 import new_output
-
-    from .judge import split_hidden
-
     by_id = {v.grade_id: v for v in verdicts}
     for cell in run_nb.cells:
         m = nbgrader_meta(cell)
