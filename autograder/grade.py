@@ -34,12 +34,14 @@ import argparse
 import csv
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import secrets
 import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -219,7 +221,7 @@ def _source_digest() -> str:
     return _file_hash(*sorted(here.glob("*.py")), *sorted((here / "exercises").glob("*.py")))
 
 
-def plan(submissions: Path, out: Path, only: list[str] | None, tmp: Path) -> tuple[Path, dict]:
+def plan(submissions: Path, only: list[str] | None, tmp: Path) -> tuple[Path, dict]:
     """Validate the invocation and find the submissions; raises UsageError, writes nothing."""
     known = assignments()
     unknown = sorted(set(only or []) - set(known))
@@ -234,8 +236,6 @@ def plan(submissions: Path, out: Path, only: list[str] | None, tmp: Path) -> tup
         root = _layout_root(tmp, known)
     else:
         root = _layout_root(submissions, known)
-    if out.resolve().is_relative_to(root.resolve()) and out.resolve() != root.resolve():
-        pass
     found = find_submissions(root, only or known)
     if not found:
         raise UsageError(f"No submissions for {', '.join(only)} in {submissions}.")
@@ -252,7 +252,7 @@ def grade(submissions: Path, out: Path, timeout: int = 30, *, jobs: int | None =
     with tempfile.TemporaryDirectory(prefix="grade-") as tmpdir:
         tmp = Path(tmpdir)
         (tmp / "zip").mkdir()
-        root, found = plan(submissions, out, only, tmp / "zip")
+        root, found = plan(submissions, only, tmp / "zip")
 
         out.mkdir(parents=True, exist_ok=True)
         results_dir = out / ".results"
@@ -287,7 +287,6 @@ def grade(submissions: Path, out: Path, timeout: int = 30, *, jobs: int | None =
         if done:
             print(f"{len(done)} submission(s) already graded (unchanged): kept.")
         t = time.time()
-        import threading
         prep_error = []
 
         def prep():
@@ -356,9 +355,9 @@ def _run_jobs(todo: list[dict], jobs: int, progress: bool):
 
     from .worker import grade_submission
 
-    # Grade the slowest assignments first, round-robin, so every worker stays busy to the end.
+    # Grouped by assignment: a worker builds an assignment's grading context (the instructor's
+    # notebook, run once) only for the assignments it meets.
     todo = sorted(todo, key=lambda j: (j["assignment"], j["student"]))
-    import multiprocessing as mp
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=mp.get_context("spawn"),
                                initializer=_worker_init)
     bar = tqdm(total=len(todo), unit="notebook", disable=not progress, smoothing=0.1,
@@ -376,10 +375,7 @@ def _run_jobs(todo: list[dict], jobs: int, progress: bool):
                 bar.update(1)
                 bar.set_postfix_str(f"{job['student']}/{job['assignment']}", refresh=False)
                 yield res
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    finally:
+    finally:  # also on Ctrl-C: drop what has not started, wait for what is running
         bar.close()
         pool.shutdown(wait=True, cancel_futures=True)
 
