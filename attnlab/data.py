@@ -81,7 +81,7 @@ def load_reference(assignment: str) -> tuple[dict, dict[str, np.ndarray]]:
     """The reference cases of one assignment: (manifest, arrays).
 
     Written by ``python -m autograder.build reference`` from the solutions; the
-    layout is documented in ``autograder/reference.py``.
+    layout is ``autograder.build.reference_arrays``'s.
     """
     with np.load(data_path("reference", f"{assignment}.npz"), allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files}

@@ -95,7 +95,6 @@ def embed(texts: list[str], tokenizer, model, batch_size: int = 32):
     This is all-MiniLM-L6-v2's own pooling, without its final normalisation,
     so vector lengths differ and cosine similarity is not just a dot product.
     """
-    import numpy as np
     import torch
 
     rows = []
@@ -141,7 +140,6 @@ def run_attention(tokenizer, model, texts, pairs=None) -> AttentionRun:
     Sentences of different lengths are padded to the longest; the mask says
     which positions are real. Everything comes back as NumPy arrays.
     """
-    import numpy as np
     import torch
 
     single = isinstance(texts, str)
@@ -175,8 +173,6 @@ def query_key_weights(model, layer: int) -> dict:
     Returns ``dict(W_q, b_q, W_k, b_k, num_heads)`` with ``W = linear.weight.T``
     (shape ``(d_model, d_model)``), so that ``Q = hidden @ W_q + b_q``.
     """
-    import numpy as np
-
     sa = model.encoder.layer[layer].attention.self
 
     def arr(t):
