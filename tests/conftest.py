@@ -48,6 +48,15 @@ def stderr_text(nb) -> str:
 _cache: dict = {}
 
 
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Close every figure a test drew, so none leaks into the next test's pictures."""
+    yield
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
+
+
 @pytest.fixture(scope="session")
 def executed_solution():
     def get(aid: str):

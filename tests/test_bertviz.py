@@ -19,7 +19,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -57,12 +56,6 @@ def model():
 @pytest.fixture(scope="module")
 def lecture(model):
     return run_attention(*model, LECTURE)
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def _params(page: str) -> dict:

@@ -6,7 +6,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -22,12 +21,6 @@ def _cos(a, b):
 def _softmax(x):
     e = np.exp(x - np.max(x))
     return e / e.sum()
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def test_heatmap_labels_tokens_and_writes_values():

@@ -30,12 +30,6 @@ def _attention_pool(query, states):
     return w @ states, w
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 @pytest.fixture(scope="module")
 def explorer():
     # A smaller experiment than the notebook's, to keep the test fast.

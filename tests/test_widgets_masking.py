@@ -6,7 +6,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -29,12 +28,6 @@ def _masked_attention(Q, K, V, mask):
     total = e.sum(axis=-1, keepdims=True)
     w = e / np.where(total == 0, 1, total)
     return w @ V, w
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def _controls(w):

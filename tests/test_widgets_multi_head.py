@@ -14,12 +14,6 @@ from attnlab.plots import heatmap_grid  # noqa: E402
 from attnlab.widgets import heads_explorer  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 def _softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)

@@ -29,12 +29,6 @@ W_K = np.array([[2.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
 W_V = np.eye(3)
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 def _controls(w):
     word, scale, _output = w.children
     return word, scale
