@@ -29,6 +29,38 @@ def execute(nb, cwd: Path, timeout: int = 120):
     return nb
 
 
+# Appended to an executed notebook: every top-level variable that is plain data, as JSON.
+_DUMP_VARIABLES = """
+import json as __json, numpy as __np
+def __plain(v):
+    if isinstance(v, (__np.ndarray, __np.generic)) and v.dtype.kind in "biuf":
+        return {"array": __np.asarray(v).tolist(), "dtype": str(v.dtype)}
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, (list, tuple)):
+        items = [__plain(x) for x in v]
+        return None if any(x is __skip for x in items) else items
+    if isinstance(v, dict) and all(isinstance(k, str) for k in v):
+        items = {k: __plain(x) for k, x in v.items()}
+        return None if any(x is __skip for x in items.values()) else items
+    return __skip
+__skip = object()
+print("__VARIABLES__" + __json.dumps({k: __plain(v) for k, v in list(globals().items())
+                                      if not k.startswith("_") and __plain(v) is not __skip}))
+"""
+
+
+def _revive(v):
+    if isinstance(v, dict) and set(v) == {"array", "dtype"}:
+        import numpy as np
+        return np.asarray(v["array"], dtype=v["dtype"])
+    if isinstance(v, list):
+        return [_revive(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _revive(x) for k, x in v.items()}
+    return v
+
+
 def errors(nb) -> list[tuple[str, str, str]]:
     """(grade_id or cell index, ename, evalue) for every error output."""
     found = []
@@ -64,6 +96,27 @@ def executed_solution():
         if key not in _cache:
             path = SOLUTIONS / aid / f"{aid}.ipynb"
             _cache[key] = execute(nbformat.read(str(path), as_version=4), path.parent)
+        return _cache[key]
+    return get
+
+
+@pytest.fixture(scope="session")
+def solution_variables():
+    """The top-level variables of a solution notebook after "Run All", by name (arrays as
+    NumPy arrays): what a student who ran the notebook would find in its kernel."""
+    def get(aid: str) -> dict:
+        key = ("variables", aid)
+        if key not in _cache:
+            import json
+
+            path = SOLUTIONS / aid / f"{aid}.ipynb"
+            nb = nbformat.read(str(path), as_version=4)
+            nb.cells.append(nbformat.v4.new_code_cell(_DUMP_VARIABLES))
+            nb = execute(nb, path.parent)
+            text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
+            assert "__VARIABLES__" in text, f"{aid}: the solution did not run to the end"
+            _cache[key] = {k: _revive(v) for k, v in
+                           json.loads(text.split("__VARIABLES__", 1)[1]).items()}
         return _cache[key]
     return get
 
