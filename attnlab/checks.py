@@ -6,6 +6,14 @@ and what to try. Nothing here knows the answer to an exercise: expected values
 come from the test cell itself or from the reference file generated from the
 solutions, and "likely mistake" hints come from stored outputs of known wrong
 implementations.
+
+Tolerances (:func:`close`): two arrays agree when every entry differs by at most
+``atol`` or ``rtol`` times the largest magnitude in the expected array, whichever
+is larger. Rounding error in a matrix product or a sum is proportional to the size
+of its terms, not of its result: an entry near zero that comes out of cancellation
+carries an error of about eps * max|terms|, and another CPU (another BLAS, other
+SIMD kernels) sums in another order. A purely elementwise relative tolerance would
+fail such an entry on one machine and pass it on the next; this one does not.
 """
 
 from __future__ import annotations
@@ -76,6 +84,24 @@ def _finite(actual: Any, name: str) -> np.ndarray:
     return arr
 
 
+def scaled_atol(expected: Any, rtol: float, atol: float) -> float:
+    """The absolute tolerance used against ``expected``: ``atol``, or ``rtol`` times the
+    largest finite magnitude in ``expected`` if that is larger (see the module docstring)."""
+    exp = np.asarray(expected)
+    if exp.size == 0 or not np.issubdtype(exp.dtype, np.number):
+        return atol
+    finite = np.abs(exp[np.isfinite(exp)]) if np.issubdtype(exp.dtype, np.inexact) else np.abs(exp)
+    scale = float(finite.max()) if finite.size else 0.0
+    return max(atol, rtol * scale)
+
+
+def close(actual: Any, expected: Any, *, rtol: float, atol: float, equal_nan: bool = False) -> bool:
+    """Whether ``actual`` equals ``expected`` within ``rtol`` (elementwise and of the array's
+    scale) and ``atol``; shapes must broadcast."""
+    return bool(np.allclose(actual, expected, rtol=rtol, atol=scaled_atol(expected, rtol, atol),
+                            equal_nan=equal_nan))
+
+
 def check_close(actual: Any, expected: Any, name: str = "your result", *,
                 rtol: float = 1e-7, atol: float = 1e-9, hint: str | None = None) -> None:
     """Fail unless ``actual`` matches ``expected`` within ``rtol``/``atol``."""
@@ -94,7 +120,7 @@ def check_close(actual: Any, expected: Any, name: str = "your result", *,
     if not np.issubdtype(arr.dtype, np.number):
         _fail(f"{name} should be numbers, but its dtype is {arr.dtype}.")
     _finite(arr, name)
-    if not np.allclose(arr, expected, rtol=rtol, atol=atol):
+    if not close(arr, expected, rtol=rtol, atol=atol):
         diff = np.abs(arr.astype(np.float64) - expected.astype(np.float64))
         worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
         where = f" at index {tuple(int(i) for i in worst)}" if diff.ndim else ""
@@ -109,6 +135,9 @@ def check_rows_sum_to_one(weights: Any, name: str = "weights", *, axis: int = -1
                           atol: float = 1e-6) -> None:
     """Fail unless every row of ``weights`` (along ``axis``) is a probability distribution."""
     arr = _finite(weights, name)
+    if np.issubdtype(arr.dtype, np.floating) and arr.ndim:
+        # A sum of n rounded numbers is off by up to about n * eps (float32: 1.2e-7 each).
+        atol = max(atol, arr.shape[axis] * float(np.finfo(arr.dtype).eps))
     if np.any(arr < -atol):
         _fail(f"{name} has negative entries; softmax outputs are never negative.")
     sums = arr.sum(axis=axis)
@@ -198,8 +227,7 @@ def _matches(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float)
         return bool(np.array_equal(actual, expected))
     try:
         # equal_nan: a stored mistake that yields NaN (a fully masked row) must still be named.
-        return bool(np.allclose(actual.astype(np.float64), expected, rtol=rtol, atol=atol,
-                                equal_nan=True))
+        return close(actual.astype(np.float64), expected, rtol=rtol, atol=atol, equal_nan=True)
     except (TypeError, ValueError):
         return False
 

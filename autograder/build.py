@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
+from attnlab.checks import close
 from attnlab.data import ref_key
 
 from . import DATA, RELEASES, REPO_ROOT, SOLUTIONS, assignments
@@ -80,7 +81,7 @@ def reference_arrays(aid: str) -> dict[str, np.ndarray]:
                     wrong = split_outputs(mistake.fn(*case.args, **case.kwargs), spec.outputs)
                 except Exception:
                     continue  # this mistake crashes on this case; the crash message teaches
-                if any(w.shape != o.shape or not np.allclose(w, o, rtol=case.rtol, atol=case.atol)
+                if any(w.shape != o.shape or not close(w, o, rtol=case.rtol, atol=case.atol)
                        for w, o in zip(wrong, outs)):
                     distinct.append(m)
                     for k, out in enumerate(wrong):
