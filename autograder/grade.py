@@ -33,51 +33,42 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import json
-import multiprocessing as mp
 import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import threading
 import time
 import zipfile
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
 from . import DATA, RELEASES, REPO_ROOT, SOLUTIONS, assignments
 from .build import nbgrader
+from .intake import notebook_file_problem, read_bytes
+from .records import Job, Result
 
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"
+MAX_ZIP_MEMBERS = 20_000
+MAX_ZIP_BYTES = 4 * 2**30
 
 
 class UsageError(Exception):
     """A bad invocation: say what is wrong, exit non-zero, write nothing."""
 
 
-@dataclass
-class Result:
-    student: str
-    assignment: str
-    score: float
-    max_score: float
-    tests: dict[str, float] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
-    verdicts: list[dict] = field(default_factory=list)
-    cell_errors: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
-
-
 # --- finding the submissions ------------------------------------------------------------
 
 
 def _safe_extract(zip_path: Path, target: Path) -> None:
+    """Extract a zip of submissions, refusing paths outside ``target`` and zip bombs."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
+            members = zf.infolist()
+            if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                raise UsageError(f"{zip_path} holds more than {MAX_ZIP_MEMBERS} files or "
+                                 f"{MAX_ZIP_BYTES // 2**30} GB once extracted; split it.")
             for member in zf.namelist():
                 dest = (target / member).resolve()
                 if not dest.is_relative_to(target.resolve()):
@@ -114,11 +105,14 @@ def find_submissions(root: Path, known: list[str]) -> dict[str, list[str]]:
 
 
 def locate_notebook(folder: Path, aid: str) -> tuple[Path | None, str]:
-    """The submitted notebook, and a note if it was not where it should be."""
+    """The submitted notebook, and a note if it was not where it should be. A folder, a link
+    or a device named like a notebook is not one: the note says so and nothing is read."""
     expected = folder / f"{aid}.ipynb"
-    if expected.is_file():
-        return expected, ""
-    others = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    if expected.exists() or expected.is_symlink():
+        why = notebook_file_problem(expected)
+        return (None, why) if why else (expected, "")
+    others = sorted(p for p in folder.rglob("*.ipynb")
+                    if ".ipynb_checkpoints" not in p.parts and notebook_file_problem(p) is None)
     if len(others) == 1:
         return others[0], (f"The notebook was named {others[0].relative_to(folder)} instead of "
                            f"{aid}.ipynb; it was graded anyway. Please keep the original name.")
@@ -188,11 +182,17 @@ def read_results(course: Path, found: dict[str, list[str]]) -> list[Result]:
             for student in students:
                 nb = gb.find_submission_notebook(aid, aid, student)
                 tests = {g.name: g.score for g in nb.grades}
-                results.append(Result(student, aid, nb.score, nb.max_score, tests))
+                results.append(Result(student, aid, nb.score, nb.max_score, tests=tests))
     return results
 
 
 # --- outputs -------------------------------------------------------------------------
+
+
+def _csv_field(value) -> str:
+    """A value for a spreadsheet: never a formula (a student id starting with = would run)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "@", "\t", "\r") else text
 
 
 def write_csv(results: list[Result], path: Path) -> None:
@@ -201,24 +201,29 @@ def write_csv(results: list[Result], path: Path) -> None:
         w = csv.writer(f)
         w.writerow(["student", "assignment", "score", "max_score", *test_names])
         for r in sorted(results, key=lambda r: (r.student, r.assignment)):
-            w.writerow([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}",
+            w.writerow([_csv_field(r.student), r.assignment, f"{r.score:g}", f"{r.max_score:g}",
                         *[f"{r.tests[t]:g}" if t in r.tests else "" for t in test_names]])
 
 
 def print_table(results: list[Result]) -> None:
-    width = max([len(r.student) for r in results] + [7])
+    from .report import plain
+
+    width = max([len(plain(r.student)) for r in results] + [7])
     print(f"\n{'student':<{width}}  {'assignment':<18} {'score':>11}")
     for r in sorted(results, key=lambda r: (r.student, r.assignment)):
         mark = "  (!)" if r.problems or r.flags else ""
-        print(f"{r.student:<{width}}  {r.assignment:<18} {r.score:>5g} / {r.max_score:<3g}{mark}")
+        print(f"{plain(r.student):<{width}}  {r.assignment:<18} {r.score:>5g} / {r.max_score:<3g}{mark}")
 
 
 # --- the run -----------------------------------------------------------------------------
 
 
 def _source_digest() -> str:
+    """Every line of code a judgement depends on: the grader, the exercises, and attnlab
+    (its checks decide, its data and widgets run in the kernel)."""
     here = Path(__file__).parent
-    return _file_hash(*sorted(here.glob("*.py")), *sorted((here / "exercises").glob("*.py")))
+    return _file_hash(*sorted(here.glob("*.py")), *sorted((here / "exercises").glob("*.py")),
+                      *sorted((REPO_ROOT / "attnlab").glob("*.py")))
 
 
 def plan(submissions: Path, only: list[str] | None, tmp: Path) -> tuple[Path, dict]:
@@ -242,15 +247,50 @@ def plan(submissions: Path, only: list[str] | None, tmp: Path) -> tuple[Path, di
     return root, found
 
 
+def _submission_bytes(path: Path | None) -> bytes:
+    if path is None:
+        return b"(none)"
+    try:
+        return read_bytes(path)
+    except OSError as exc:
+        return f"(unreadable: {exc})".encode()
+
+
+def make_jobs(root: Path, found: dict, out: Path, tmp: Path, seed: int, settings: dict,
+              cpus: float) -> list[Job]:
+    """One job per submission; its key changes with the submission, the grader's code and the
+    settings a verdict depends on (``settings``), so an unchanged submission is not regraded."""
+    version = hashlib.sha256(f"{GRADER_VERSION}{_source_digest()}{sorted(settings.items())}"
+                             .encode()).hexdigest()
+    jobs = []
+    for aid, students in found.items():
+        sol_digest = _file_hash(SOLUTIONS / aid / f"{aid}.ipynb", RELEASES / aid / f"{aid}.ipynb")
+        for student in students:
+            nb_path, note = locate_notebook(root / student / aid, aid)
+            raw = _submission_bytes(nb_path)
+            key = hashlib.sha256(raw + note.encode() + version.encode() + sol_digest.encode()).hexdigest()
+            jobs.append(Job(student=student, assignment=aid, path=str(nb_path) if nb_path else None,
+                            note=note, key=key, seed=seed, tmp=str(tmp),
+                            result_file=str(out / ".results" / student / f"{aid}.json"),
+                            autograded=str(out / "course" / "autograded" / student / aid / f"{aid}.ipynb"),
+                            cpus=cpus, **settings))
+    return jobs
+
+
 def grade(submissions: Path, out: Path, timeout: int = 30, *, jobs: int | None = None,
           memory_mb: int = 4096, only: list[str] | None = None, sandbox: bool = True,
           progress: bool = False) -> list[Result]:
     from .sandbox import describe
 
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
-    jobs = jobs or os.cpu_count() or 1
+    cores = os.cpu_count() or 1
+    jobs = jobs or cores
+    from .sandbox import sweep
+
+    sweep()  # what killed runs left behind
     with tempfile.TemporaryDirectory(prefix="grade-") as tmpdir:
         tmp = Path(tmpdir)
+        (tmp / "owner.pid").write_text(str(os.getpid()))
         (tmp / "zip").mkdir()
         root, found = plan(submissions, only, tmp / "zip")
 
@@ -261,27 +301,18 @@ def grade(submissions: Path, out: Path, timeout: int = 30, *, jobs: int | None =
         if not secret_file.exists():
             secret_file.write_text(str(secrets.randbits(48)))
         seed = int(secret_file.read_text().strip())
-        version = hashlib.sha256(f"{GRADER_VERSION}{_source_digest()}{timeout}{memory_mb}{sandbox}"
-                                 .encode()).hexdigest()
+        # Each box gets its share of the cores, so a submission that spins many processes
+        # slows only itself.
+        settings = dict(timeout=timeout, memory_mb=memory_mb, sandbox=sandbox)
         course = out / "course"
 
         todo, done = [], {}
-        for aid, students in found.items():
-            sol_digest = _file_hash(SOLUTIONS / aid / f"{aid}.ipynb", RELEASES / aid / f"{aid}.ipynb")
-            for student in students:
-                nb_path, note = locate_notebook(root / student / aid, aid)
-                raw = nb_path.read_bytes() if nb_path else b"(none)"
-                key = hashlib.sha256(raw + note.encode() + version.encode() + sol_digest.encode()).hexdigest()
-                rfile = results_dir / student / f"{aid}.json"
-                job = dict(student=student, assignment=aid, path=str(nb_path) if nb_path else None,
-                           note=note, key=key, seed=seed, timeout=timeout, memory_mb=memory_mb,
-                           sandbox=sandbox, tmp=str(tmp), result_file=str(rfile),
-                           autograded=str(course / "autograded" / student / aid / f"{aid}.ipynb"))
-                old = _load_result(rfile)
-                if old is not None and old.get("key") == key:
-                    done[(student, aid)] = old
-                else:
-                    todo.append(job)
+        for job in make_jobs(root, found, out, tmp, seed, settings, cpus=max(1.0, cores / jobs)):
+            old = Result.load(Path(job.result_file))
+            if old is not None and old.key == job.key:
+                done[(job.student, job.assignment)] = old
+            else:
+                todo.append(job)
 
         print(describe(sandbox))
         if done:
@@ -296,8 +327,11 @@ def grade(submissions: Path, out: Path, timeout: int = 30, *, jobs: int | None =
                 prep_error.append(exc)
         prepper = threading.Thread(target=prep, daemon=True)
         prepper.start()
-        for res in _run_jobs(todo, jobs, progress):
-            done[(res["student"], res["assignment"])] = res
+        try:
+            for res in _run_jobs(todo, jobs, progress, cores):
+                done[(res.student, res.assignment)] = res
+        finally:
+            sweep(tmp)  # the boxes of a worker that died
         prepper.join()
         if prep_error:
             raise prep_error[0]
@@ -305,12 +339,11 @@ def grade(submissions: Path, out: Path, timeout: int = 30, *, jobs: int | None =
             print(f"graded {len(todo)} submission(s) in {time.time() - t:.1f} s "
                   f"with {min(jobs, len(todo))} worker(s)")
 
-    results = [_to_result(done[(s, aid)]) for aid, students in found.items() for s in students]
+    results = [done[(s, aid)] for aid, students in found.items() for s in students]
     write_gradebook(course, results)
     from .report import write_feedback, write_report
     by_key = {(r.student, r.assignment): r for r in results}
-    gb_results = read_results(course, found)
-    for r in gb_results:  # the gradebook is the source of truth for scores
+    for r in read_results(course, found):  # the gradebook is the source of truth for scores
         full = by_key[(r.student, r.assignment)]
         full.score, full.max_score, full.tests = r.score, r.max_score, r.tests
     for r in results:
@@ -330,65 +363,68 @@ def export(course: Path, target: Path) -> None:
         CsvExportPlugin(to=str(target)).export(gb)
 
 
-def _load_result(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+def _run_jobs(todo: list[Job], jobs: int, progress: bool, cores: int):
+    """Grade in parallel; results come back to this process (the gradebook's only writer).
 
-
-def _to_result(d: dict) -> Result:
-    return Result(d["student"], d["assignment"], float(d.get("score", 0)), float(d.get("max_score", 0)),
-                  dict(d.get("tests", {})), list(d.get("problems", [])), list(d.get("flags", [])),
-                  list(d.get("verdicts", [])), list(d.get("cell_errors", [])), float(d.get("seconds", 0)))
-
-
-def _worker_init():
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _run_jobs(todo: list[dict], jobs: int, progress: bool):
-    """Grade in parallel; results come back to this process (the gradebook's only writer)."""
+    A submission that timed out next to others, or whose worker died, is graded once more
+    alone (nothing else running, all the cores) before it can lose points for it."""
     if not todo:
         return
     from tqdm import tqdm
 
+    from .pool import Lost, Pool
     from .worker import grade_submission
 
     # Grouped by assignment: a worker builds an assignment's grading context (the instructor's
     # notebook, run once) only for the assignments it meets.
-    todo = sorted(todo, key=lambda j: (j["assignment"], j["student"]))
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=mp.get_context("spawn"),
-                               initializer=_worker_init)
+    todo = sorted(todo, key=lambda j: (j.assignment, j.student))
+    workers = min(jobs, len(todo))
     bar = tqdm(total=len(todo), unit="notebook", disable=not progress, smoothing=0.1,
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")
+    again = []
     try:
-        pending = {pool.submit(grade_submission, job): job for job in todo}
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                job = pending.pop(fut)
-                try:
-                    res = fut.result()
-                except Exception as exc:  # the worker process itself died
-                    res = _crashed_result(job, exc)
-                bar.update(1)
-                bar.set_postfix_str(f"{job['student']}/{job['assignment']}", refresh=False)
-                yield res
-    finally:  # also on Ctrl-C: drop what has not started, wait for what is running
+        for job, res in Pool(grade_submission, workers).run(todo):
+            if isinstance(res, Lost) or isinstance(res, tuple):
+                again.append((job, res))
+                continue
+            if res.timed_out and workers > 1:
+                again.append((job, res))
+                continue
+            bar.update(1)
+            bar.set_postfix_str(f"{job.student}/{job.assignment}", refresh=False)
+            yield res
+        if again:
+            bar.set_postfix_str(f"{len(again)} again, alone", refresh=True)
+        alone = {(j.student, j.assignment): first for j, first in again}
+        retry = [replace(j, alone=True, cpus=float(cores)) for j, _ in again]
+        for job, res in Pool(grade_submission, 1).run(retry):
+            first = alone[(job.student, job.assignment)]
+            if isinstance(res, (Lost, tuple)):
+                res = _lost_result(job, first, res)
+            else:
+                why = ("its worker process died" if isinstance(first, (Lost, tuple))
+                       else "it ran out of time next to other submissions")
+                res.problems.insert(0, f"Graded a second time, alone, because {why}; this is that "
+                                       "grade.")
+                res.save(Path(job.result_file))
+            bar.update(1)
+            yield res
+    finally:
         bar.close()
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _crashed_result(job: dict, exc: BaseException) -> dict:
-    from .judge import Assignment
+def _lost_result(job: Job, first, second) -> Result:
+    from .instructor import Assignment
 
-    a = Assignment.load(job["assignment"], SOLUTIONS, RELEASES)
-    res = dict(student=job["student"], assignment=job["assignment"], key=job["key"], score=0.0,
-               max_score=a.max_score, tests={t.grade_id: 0.0 for t in a.tests}, verdicts=[],
-               problems=[f"The grading process for this submission died ({type(exc).__name__}: {exc}); "
-                         "graded 0. Re-run the grader to try again."], flags=[], cell_errors=[])
-    return res  # not saved: a re-run grades it again
+    a = Assignment.load(job.assignment, SOLUTIONS, RELEASES)
+
+    def why(r) -> str:
+        return (f"exit code {r.exitcode}" if isinstance(r, Lost) else str(r[1]))[:300]
+    return Result(job.student, job.assignment, 0.0, a.max_score, key=job.key,
+                  tests={t.grade_id: 0.0 for t in a.tests},
+                  problems=["The grading process died on this submission twice (first: "
+                            f"{why(first)}; then, graded alone: {why(second)}); graded 0. "
+                            "Look at it by hand."])  # not saved: a re-run tries again
 
 
 def main(argv=None) -> int:

@@ -1,9 +1,27 @@
-"""Feedback for students (HTML) and the instructor's report (text)."""
+"""Feedback for students (HTML) and the instructor's report (text).
+
+Everything here that a student influenced (names, file names, messages, flagged code) is
+escaped for where it goes: HTML-escaped in feedback pages, and in ``report.txt`` and the
+terminal reduced to one printable line per entry, so no terminal escape code can hide a
+line or forge an entry for another student.
+"""
 
 from __future__ import annotations
 
 import html
+import re
+from dataclasses import asdict
 from pathlib import Path
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text) -> str:
+    """One printable line: newlines shown as ⏎, other control characters (and Unicode
+    direction overrides) as \\xNN escapes."""
+    text = str(text).replace("\r\n", "\n").replace("\n", " ⏎ ")
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                            else f"\\u{ord(m.group()):04x}", text)
 
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -16,7 +34,7 @@ border-bottom:1px solid #ddd;text-align:left} .pass{color:#176c2c} .fail{color:#
 
 
 def _e(text) -> str:
-    return html.escape(str(text))
+    return html.escape(_UNPRINTABLE.sub(lambda m: "\n" if m.group() == "\n" else "\ufffd", str(text)))
 
 
 def _explain(v: dict) -> str:
@@ -47,7 +65,7 @@ def _explain(v: dict) -> str:
 def write_feedback(r, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     rows, details = [], []
-    verdicts = {v["grade_id"]: v for v in r.verdicts}
+    verdicts = {v.grade_id: asdict(v) for v in r.verdicts}
     for test, score in r.tests.items():
         v = verdicts.get(test, {})
         points = v.get("points", score)
@@ -73,8 +91,8 @@ def write_feedback(r, path: Path) -> None:
         details.append("".join(block))
     notes = "".join(f"<div class='note'>{_e(p)}</div>" for p in r.problems)
     errors = "".join(
-        f"<div class='note'>Cell '{_e(c['cell'])}' raised {_e(c['error'])}: {_e(c['message'])}</div>"
-        for c in r.cell_errors if c.get("error") != "NotImplementedError")
+        f"<div class='note'>Cell '{_e(c.cell)}' raised {_e(c.error)}: {_e(c.message)}</div>"
+        for c in r.cell_errors if c.error != "NotImplementedError")
     doc = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>{_e(r.assignment)}: feedback for {_e(r.student)}</title><style>{CSS}</style></head><body>
 <h1>{_e(r.assignment)}: {r.score:g} / {r.max_score:g}</h1>
@@ -88,28 +106,33 @@ named, but their code and expected values are not shown.</p>
     path.write_text(doc)
 
 
+def _noteworthy(v) -> bool:
+    return not v.passed and v.error not in (None, "", "AssertionError", "CheckFailed", "NotImplementedError")
+
+
 def write_report(results, path: Path, sandbox: str) -> None:
-    lines = ["Grading report", "==============", "", sandbox, ""]
-    flagged = [r for r in results if r.problems or r.flags or any(
-        c.get("error") not in (None, "NotImplementedError") for c in r.cell_errors) or any(
-        not v.get("passed") and v.get("error") not in (None, "", "AssertionError", "CheckFailed",
-                                                       "NotImplementedError") for v in r.verdicts)]
-    total = len(results)
-    lines.append(f"{total} submission(s); {len(flagged)} with something to look at.")
+    lines = ["Grading report", "==============", "", sandbox]
+    limits = sorted({lim for r in results for lim in r.limits})
+    if limits:
+        lines += ["limits per submission:"] + [f"  - {plain(lim)}" for lim in limits]
+    lines.append("")
+    flagged = [r for r in results if r.problems or r.flags
+               or any(c.error not in (None, "NotImplementedError") for c in r.cell_errors)
+               or any(_noteworthy(v) for v in r.verdicts)]
+    lines.append(f"{len(results)} submission(s); {len(flagged)} with something to look at.")
     lines.append("")
     for r in sorted(flagged, key=lambda r: (r.student, r.assignment)):
-        lines.append(f"{r.student} / {r.assignment}: {r.score:g} / {r.max_score:g}")
+        lines.append(f"{plain(r.student)} / {r.assignment}: {r.score:g} / {r.max_score:g}")
         for p in r.problems:
-            lines.append(f"  - broken: {p}")
+            lines.append(f"  - broken: {plain(p)}")
         for c in r.cell_errors:
-            if c.get("error") != "NotImplementedError":
-                lines.append(f"  - error: cell '{c['cell']}' raised {c['error']}: {c['message'][:200]}")
+            if c.error != "NotImplementedError":
+                lines.append(f"  - error: cell '{plain(c.cell)}' raised {plain(c.error)}: {plain(c.message[:200])}")
         for v in r.verdicts:
-            if not v.get("passed") and v.get("error") not in (None, "", "AssertionError", "CheckFailed",
-                                                               "NotImplementedError"):
-                lines.append(f"  - {v['grade_id']} failed: {v['error']}: {v.get('message', '')[:200]}")
+            if _noteworthy(v):
+                lines.append(f"  - {v.grade_id} failed: {plain(v.error)}: {plain(v.message[:200])}")
         for f in r.flags:
-            lines.append(f"  - suspicious (review by hand): {f}")
+            lines.append(f"  - suspicious (review by hand): {plain(f)}")
         lines.append("")
     if not flagged:
         lines.append("Nothing suspicious or broken.")

@@ -44,6 +44,10 @@ class FunctionSpec:
     cases: list[Case]
     mistakes: list[Mistake] = field(default_factory=list)
     strict_warnings: bool = False  # the spec says "no warning" for this function
+    # Fresh secret inputs for the grader (autograder/variants.py): by default every float input
+    # of a case is perturbed; a function of integers (lengths, sizes) says how to draw new ones:
+    # fresh(rng, case) -> a new Case, or None to skip that case.
+    fresh: Callable[[np.random.Generator, Case], "Case | None"] | None = None
 
 
 def float32(case: Case) -> Case:

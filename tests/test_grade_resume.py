@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import nbformat
 
@@ -76,3 +77,50 @@ def test_kill_then_resume_continues_and_regrading_one_is_cheap(tmp_path, capsys)
         {k: v for k, v in scores.items() if k != (student, aid)}
     assert _count(out) == len(CLASS)
     assert time.time() - t < 60
+
+
+def _session_processes(sid: int) -> list[str]:
+    """Processes still running in the grader's session (zombies hold nothing: not counted)."""
+    out = subprocess.run(["ps", "-e", "-o", "sid=,stat=,pid=,args="], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines()
+            if line.split() and line.split()[0] == str(sid) and not line.split()[1].startswith("Z")]
+
+
+def test_ctrl_c_stops_every_worker_and_a_rerun_keeps_the_finished_work(tmp_path, capsys):
+    """Ctrl-C as a terminal sends it (SIGINT to the whole process group): exit 130, no worker,
+    kernel, box or mount left behind; then a new submission arrives and the re-run grades it
+    and only it plus what was unfinished."""
+    subs, out = tmp_path / "class", tmp_path / "out"
+    for student, aid in CLASS:
+        kind = student.split("-")[1]
+        (subs / student / aid).mkdir(parents=True)
+        nbformat.write(read(SAMPLES / kind / aid / f"{aid}.ipynb"), str(subs / student / aid / f"{aid}.ipynb"))
+    proc = subprocess.Popen([sys.executable, "-m", "autograder.grade", str(subs), "--out", str(out),
+                             "--jobs", "2", "--timeout", "10"], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list((out / ".results").glob("*/*.json"))) < 1:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "run the same command again" in err
+    time.sleep(1)
+    assert _session_processes(proc.pid) == [], "workers or kernels outlived the grader"
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert str(tmp_path) not in mounts and "/box-" not in mounts.replace(str(ROOT), "")
+    finished = {p: p.stat().st_mtime_ns for p in (out / ".results").glob("*/*.json")}
+    assert 1 <= len(finished) < len(CLASS)
+
+    new = ("s9-perfect", "03_qkv_by_hand")
+    (subs / new[0] / new[1]).mkdir(parents=True)
+    nbformat.write(read(SAMPLES / "perfect" / new[1] / f"{new[1]}.ipynb"),
+                   str(subs / new[0] / new[1] / f"{new[1]}.ipynb"))
+    capsys.readouterr()
+    assert grade_main([str(subs), "--out", str(out), "--timeout", "10"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{len(finished)} submission(s) already graded" in printed
+    assert f"graded {len(CLASS) + 1 - len(finished)} submission(s)" in printed
+    assert all(p.stat().st_mtime_ns == t for p, t in finished.items())
+    scores = _scores(out)
+    assert scores[new] == (9.0, 9.0) and len(scores) == len(CLASS) + 1 == _count(out)

@@ -8,7 +8,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import REPO_ROOT
-from autograder.sandbox import Kernel, bwrap_works
+from autograder.sandbox import Box, BoxLimits, Kernel, bwrap_works
 
 PROBE = f"""
 import os, socket
@@ -37,11 +37,13 @@ def sandbox():
 
 def test_kernel_sees_no_network_and_no_answers(tmp_path, sandbox):
     nb = new_notebook(cells=[new_code_cell(PROBE)])
-    kernel = Kernel(nb, tmp_path, timeout=20, memory_mb=3000, use_bwrap=True)
+    box = Box(tmp_path, BoxLimits(memory_mb=3000)).create()
+    kernel = Kernel(nb, box, timeout=20, memory_mb=3000, use_bwrap=True)
     try:
         assert kernel.run(nb.cells[0], 0) == "ok"
     finally:
         kernel.stop()
+        box.destroy()
     text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
     assert "network: blocked" in text
     assert "solutions: False" in text and "reference: False" in text and "git: False" in text

@@ -3,6 +3,8 @@
 Mask convention (the lecture's): True/1 = may attend, False/0 = blocked.
 """
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..spec import Case, float32, FunctionSpec, Mistake, softmax as _softmax
@@ -47,6 +49,14 @@ def _pad_one_too_many(lengths, max_len):
 def _pad_one_too_few(lengths, max_len):
     j, n = _positions(lengths, max_len)
     return j < n - 1
+
+
+def _fresh_lengths(rng, case):
+    """A fresh batch for the grader: as many sentences, new lengths, max_len the same or longer."""
+    max_len = int(case.kwargs["max_len"]) + int(rng.integers(0, 3))
+    lengths = rng.integers(0, max_len + 1, size=len(np.asarray(case.args[0])))
+    return replace(case, args=(lengths.tolist() if case.as_lists else lengths,),
+                   kwargs={**case.kwargs, "max_len": max_len})
 
 
 # --- causal_mask --------------------------------------------------------------------
@@ -179,10 +189,12 @@ FUNCTIONS = {
             Mistake("off by one: a sentence of length 3 fills positions 0, 1, 2, so position j is real "
                     "when j < length (not j < length - 1).", _pad_one_too_few),
         ],
+        fresh=_fresh_lengths,
     ),
     "causal_mask": FunctionSpec(
         outputs=["mask"],
         cases=[Case(f"n = {n}", (), {"n": n}) for n in (3, 1, 2, 6, 10)],
+        fresh=lambda rng, case: replace(case, kwargs={"n": int(rng.integers(1, 13))}),
         mistakes=[
             Mistake("your mask is upper-triangular: query i may attend to keys j <= i, which is on and "
                     "*below* the diagonal (np.tril, not np.triu).", _causal_upper),
