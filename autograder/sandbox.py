@@ -59,10 +59,12 @@ LOG_TAIL = 64 * 1024  # bytes of the kernel's own stdout/stderr kept for diagnos
 @dataclass
 class BoxLimits:
     memory_mb: int = 4096  # everything the box holds in RAM, children, /tmp and scratch included
-    pids: int = 512  # processes and threads (a kernel has ~20 threads; torch adds some)
+    # Processes and threads: a kernel that loaded the course's model and ran it holds 14
+    # (measured); a notebook has no reason to start processes of its own.
+    pids: int = 32
     cpus: float = 1.0  # cores' worth of CPU time per second
-    tmp_mb: int = 512  # the sandbox's /tmp
-    scratch_mb: int = 1024  # box/rw: working directory, results, sockets
+    tmp_mb: int = 256  # the sandbox's /tmp
+    scratch_mb: int = 512  # box/rw: working directory, results (arrays of at most 256 MB), sockets
 
 
 def _cgroup_mounts() -> dict[str, Path]:
@@ -217,6 +219,14 @@ class Box:
                     return int(line.split()[1]) / 1e6
             return None
         return int(text.strip()) / 1e9
+
+    def scratch_full(self) -> bool:
+        """Whether the kernel filled its scratch space (then its results may be missing)."""
+        try:
+            st = os.statvfs(self.rw)
+        except OSError:
+            return False
+        return self.mounted and st.f_bavail * st.f_frsize < 2**20
 
     def memory_peak_mb(self) -> float | None:
         for d in self.cgroups:
@@ -502,6 +512,20 @@ class CappedClient(SteadyClient):
             self.truncated.add(cell_index)
         used[cell_index] = n + sum(len(str(v)) for v in content.values())
         return super().output(outs, msg, display_id, cell_index)
+
+
+    async def _check_raise_for_error(self, cell, cell_index, exec_reply):
+        # The reply says the cell raised, but its error output never came (too big to send in
+        # time, say): keep the error, capped, so the grader can tell what happened.
+        content = (exec_reply or {}).get("content", {})
+        if content.get("status") == "error" and not any(
+                o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            from nbformat.v4 import new_output
+            capped, _ = cap_output("error", {k: content.get(k) for k in ("ename", "evalue", "traceback")}, 0)
+            cell.setdefault("outputs", []).append(new_output(
+                "error", ename=str(capped.get("ename") or ""), evalue=str(capped.get("evalue") or ""),
+                traceback=[str(t) for t in capped.get("traceback") or []]))
+        return await super()._check_raise_for_error(cell, cell_index, exec_reply)
 
 
 class Kernel:

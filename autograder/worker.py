@@ -27,9 +27,9 @@ from nbformat.v4 import new_code_cell
 from . import RELEASES, SOLUTIONS, autograded, kernel_side
 from .instructor import Assignment, Context
 from .intake import load_notebook, read_answers, suspicious
-from .judge import UNDEFINED, Judgement, Proxy, run_test
+from .judge import UNDEFINED, Judgement, Pending, Proxy, run_test
 from .notebooks import nbgrader_meta
-from .records import CellError, Job, Result
+from .records import CellError, Job, Result, Verdict
 from .sandbox import Box, BoxLimits, Kernel, bwrap_works
 from .variants import make_variant_check, variant_cases
 from .wire import Opaque, Reader, encode
@@ -279,7 +279,10 @@ def judge(prep: Prepared, kernel: Kernel, box: Box, run: Run, reader: Reader, ti
             bindings = _bindings(test, captures[test.index], prep, judge_, reader)
             fn = test.grade_id[5:] if test.grade_id.startswith("test_") else None
             check = prep.variant_checks.get(fn) if fn in test.student_names else None
-            verdicts.append(run_test(test, prep.context, bindings, judge_, check))
+            try:
+                verdicts.append(run_test(test, prep.context, bindings, judge_, check))
+            except Pending:  # a call with nothing to fall back on: judged next round
+                verdicts.append(Verdict(test.grade_id, test.points, 0.0, False, message="(not judged yet)"))
             # Every call this test made that has no answer yet, whichever test asked first.
             unresolved[test.grade_id] = {c for c in judge_.requested if c not in judge_.results}
         if not judge_.pending:
@@ -344,10 +347,13 @@ def grade_submission(job: Job | dict) -> Result:
         tk = time.time()
         reader = Reader(box.out)
         verdicts = judge(prep, kernel, box, run, reader, job.timeout, result)
+        if box.scratch_full():
+            result.problems.append(f"The notebook filled its {box.lim.scratch_mb} MB of scratch space, so "
+                                   "the grader could not read all of its answers back.")
         result.timing["judge"] = round(time.time() - tk, 2)
-        cpu = box.cpu_seconds()
-        if cpu is not None:
-            result.timing["cpu"] = round(cpu, 2)
+        for key, value in (("cpu", box.cpu_seconds()), ("memory_peak_mb", box.memory_peak_mb())):
+            if value is not None:
+                result.timing[key] = round(value, 2)
     except Exception as exc:  # a bug or an environment problem: say so, grade what we have
         result.problems.append(f"The grader failed on this submission: {type(exc).__name__}: {exc}")
         result.grader_error = traceback.format_exc()[-3000:]
