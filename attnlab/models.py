@@ -108,6 +108,31 @@ def embed(texts: list[str], tokenizer, model, batch_size: int = 32):
     return np.concatenate(rows).astype(np.float32)
 
 
+def token_vector(text: str, word: str, tokenizer, model, layer: int = -1) -> np.ndarray:
+    """The model's vector for ``word`` where it first occurs in ``text``, shape ``(d_model,)``.
+
+    ``layer=-1`` (default) is the last layer's output, a *contextual* vector that
+    depends on the whole sentence; ``layer=0`` is the embedding layer's output,
+    before any attention. A word the tokenizer cuts into pieces gets the mean of
+    its pieces. Float32; nothing is written to stderr.
+    """
+    import torch
+
+    pieces = tokenizer(word, add_special_tokens=False)["input_ids"]
+    enc = tokenizer(text, return_tensors="pt")
+    ids = enc["input_ids"][0].tolist()
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    n = len(pieces)
+    # A whole word only: "bank" must not match the start of "banks" (bank, ##s).
+    start = next((i for i in range(len(ids) - n + 1) if n and ids[i:i + n] == pieces
+                  and not (i + n < len(ids) and tokens[i + n].startswith("##"))), None)
+    if start is None:
+        raise ValueError(f"{word!r} is not a word of {text!r} (its tokens: {tokens})")
+    with _quiet(), torch.no_grad():
+        hidden = model(**enc, output_hidden_states=True).hidden_states[layer][0]  # (n_tokens, d)
+    return hidden[start:start + n].mean(0).numpy().astype(np.float32)
+
+
 # --- attention, for 07_bertviz ---------------------------------------------------
 
 
