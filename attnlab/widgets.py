@@ -4,10 +4,15 @@ Each explorer takes the student's own function as an argument and calls it,
 so moving a slider shows *your* implementation at work. Each returns an
 ``ipywidgets.interactive`` whose ``.result`` holds the numbers last shown
 (handy for tests) and whose ``.children`` are the controls then the output.
+
+An explorer whose exercise is not done yet shows one friendly line instead of
+a traceback ("Finish `softmax` above to use this explorer."): see
+:func:`_explorer`. Its ``.result`` is then ``None``.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 import ipywidgets as widgets
@@ -15,6 +20,104 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .plots import arrows_2d, bars
+
+# --- the student's functions inside an explorer ------------------------------------------
+
+
+class _YourCodeFailed(Exception):
+    """A function the student passed to an explorer raised ``error``."""
+
+    def __init__(self, fn: Callable, error: Exception):
+        super().__init__(getattr(fn, "__name__", "your function"), error)
+        self.fn, self.error = fn, error
+        self.name = getattr(fn, "__name__", "your function")
+
+
+def _yours(fn: Callable) -> Callable:
+    """``fn``, a function the student wrote, wrapped so that its failures can be told apart
+    from the explorer's own."""
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except _YourCodeFailed:
+            raise
+        except Exception as exc:
+            raise _YourCodeFailed(fn, exc) from exc
+
+    return call
+
+
+def _unfinished(failed: _YourCodeFailed) -> str:
+    """The name of the stub that raised NotImplementedError: the innermost frame of the
+    traceback that runs in the student's notebook (the same globals as the function passed)."""
+    notebook = getattr(failed.fn, "__globals__", None)
+    tb, name = failed.error.__traceback__, failed.name
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if tb.tb_frame.f_globals is notebook and not code.co_name.startswith("<"):
+            name = code.co_name
+        tb = tb.tb_next
+    return name
+
+
+def _short(error: Exception, limit: int = 160) -> str:
+    text = " ".join(str(error).split()) or "no message"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def friendly_message(failed: _YourCodeFailed) -> str:
+    """One line for a student whose function failed inside an explorer."""
+    error = failed.error
+    if isinstance(error, NotImplementedError):
+        return f"Finish `{_unfinished(failed)}` above to use this explorer."
+    if isinstance(error, NameError):
+        missing = f"`{error.name}`" if getattr(error, "name", None) else "a name"
+        return (f"`{failed.name}` uses {missing}, which is not defined yet: run the cells above "
+                "(or finish the exercise that defines it), then this cell again.")
+    return (f"`{failed.name}` raised {type(error).__name__}: {_short(error)}. Fix it above (its test "
+            "cell says more), then run this cell again.")
+
+
+def _explorer(draw: Callable, yours: Sequence[Callable], **controls) -> widgets.interactive:
+    """``widgets.interactive(draw, **controls)`` that never shows a traceback.
+
+    ``draw`` calls the student's functions ``yours`` (wrapped with :func:`_yours`). If one
+    of them fails (an exercise not done yet, a bug), or the explorer cannot draw what they
+    returned, the output shows one line saying what to do, the half-drawn figure is
+    dropped, and ``.result`` is ``None``.
+    """
+    names = ", ".join(f"`{getattr(f, '__name__', 'your function')}`" for f in yours)
+
+    @functools.wraps(draw)
+    def safe_draw(**kwargs):
+        figures = set(plt.get_fignums())
+        try:
+            return draw(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - a student sees one line, whatever went wrong
+            for num in set(plt.get_fignums()) - figures:
+                plt.close(num)
+            _clear_partial_output()
+            if isinstance(exc, _YourCodeFailed):
+                print(friendly_message(exc))
+            else:
+                print(f"This explorer could not draw what {names} returned ({type(exc).__name__}: "
+                      f"{_short(exc)}). Check that their tests above pass.")
+            return None
+
+    return widgets.interactive(safe_draw, **controls)
+
+
+def _clear_partial_output() -> None:
+    """Wipe what a failed draw printed before it failed (only inside IPython)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import clear_output
+    except ImportError:  # pragma: no cover - ipywidgets needs IPython
+        return
+    if get_ipython() is not None:
+        clear_output(wait=True)
 
 
 def _unit(deg: float) -> np.ndarray:
@@ -28,6 +131,8 @@ def vector_angle_explorer(cosine_similarity: Callable) -> widgets.interactive:
     The cosine shown is computed by the ``cosine_similarity`` you pass in, next
     to cos(angle between them) from trigonometry, so you can compare.
     """
+    yours = [cosine_similarity]
+    cosine_similarity = _yours(cosine_similarity)
     slider = dict(continuous_update=False, style={"description_width": "initial"})
 
     def draw(angle_a=30.0, length_a=1.0, angle_b=75.0, length_b=2.0):
@@ -42,8 +147,7 @@ def vector_angle_explorer(cosine_similarity: Callable) -> widgets.interactive:
               f"{np.cos(np.deg2rad(between)):+.4f}    (lengths do not matter)")
         return cos
 
-    return widgets.interactive(
-        draw,
+    return _explorer(draw, yours,
         angle_a=widgets.FloatSlider(value=30, min=-180, max=180, step=5, description="angle of a (°)", **slider),
         length_a=widgets.FloatSlider(value=1, min=0.2, max=3, step=0.1, description="length of a", **slider),
         angle_b=widgets.FloatSlider(value=75, min=-180, max=180, step=5, description="angle of b (°)", **slider),
@@ -54,6 +158,8 @@ def vector_angle_explorer(cosine_similarity: Callable) -> widgets.interactive:
 def sentence_similarity_explorer(sentences: Sequence[str], vectors: np.ndarray,
                                  cosine_similarity: Callable) -> widgets.interactive:
     """Pick a sentence; see its cosine similarity to every other sentence."""
+    yours = [cosine_similarity]
+    cosine_similarity = _yours(cosine_similarity)
     vectors = np.asarray(vectors)
     short = [s if len(s) <= 38 else s[:36] + "…" for s in sentences]
 
@@ -73,7 +179,7 @@ def sentence_similarity_explorer(sentences: Sequence[str], vectors: np.ndarray,
         plt.show()
         return sims
 
-    return widgets.interactive(draw, sentence=widgets.Dropdown(
+    return _explorer(draw, yours, sentence=widgets.Dropdown(
         options=list(sentences), value=sentences[0], description="sentence",
         layout=widgets.Layout(width="95%")))
 
@@ -85,6 +191,8 @@ def scaling_explorer(softmax: Callable, n_keys: int = 6, seed: int = 0) -> widge
     spread grows like sqrt(d_k); the ``softmax`` you pass in turns them into
     weights with and without scaling.
     """
+    yours = [softmax]
+    softmax = _yours(softmax)
     rng = np.random.default_rng(seed)
     q_full = rng.standard_normal(1024)
     k_full = rng.standard_normal((n_keys, 1024))
@@ -105,7 +213,7 @@ def scaling_explorer(softmax: Callable, n_keys: int = 6, seed: int = 0) -> widge
         plt.show()
         return raw.max(), scaled.max()
 
-    return widgets.interactive(draw, d_k=widgets.SelectionSlider(
+    return _explorer(draw, yours, d_k=widgets.SelectionSlider(
         options=[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], value=4, description="d_k",
         continuous_update=False))
 
@@ -120,6 +228,9 @@ def mask_explorer(padding_mask: Callable, causal_mask: Callable, masked_attentio
     your ``padding_mask``, ``causal_mask`` and ``masked_attention`` compute the
     weights shown. Hatched cells are blocked. ``.result`` is the weights shown.
     """
+    yours = [padding_mask, causal_mask, masked_attention]
+    padding_mask, causal_mask = _yours(padding_mask), _yours(causal_mask)
+    masked_attention = _yours(masked_attention)
     from .plots import masked_heatmap
 
     sentences = list(sentences)
@@ -155,8 +266,7 @@ def mask_explorer(padding_mask: Callable, causal_mask: Callable, masked_attentio
                   f"{w[:n_real, n_real:].sum(axis=-1).mean():.1%}")
         return w
 
-    return widgets.interactive(
-        draw,
+    return _explorer(draw, yours,
         sentence=widgets.Dropdown(options=sentences, value=sentences[0], description="sentence"),
         pad_to=widgets.IntSlider(value=longest, min=longest, max=longest + 3,
                                  description="pad to", continuous_update=False),
@@ -176,6 +286,8 @@ def heads_explorer(multi_head_attention: Callable, X, tokens: Sequence[str], W_q
     the shapes at each step; ``head_names`` title the panels when there are that
     many heads. ``.result`` holds the weights shown, ``(h, n, n)``.
     """
+    yours = [multi_head_attention]
+    multi_head_attention = _yours(multi_head_attention)
     from .plots import heatmap_grid
 
     X = np.asarray(X)
@@ -198,7 +310,7 @@ def heads_explorer(multi_head_attention: Callable, X, tokens: Sequence[str], W_q
         plt.show()
         return weights
 
-    return widgets.interactive(draw, num_heads=widgets.SelectionSlider(
+    return _explorer(draw, yours, num_heads=widgets.SelectionSlider(
         options=options, value=8 if 8 in options else options[-1], description="heads h",
         continuous_update=False))
 
@@ -214,6 +326,8 @@ def attention_row_explorer(self_attention: Callable, X, tokens: Sequence[str], W
     right: that row as bars, its largest weight(s) in orange. ``query`` picks the
     word shown first. ``.result`` holds the row shown, ``(n,)``.
     """
+    yours = [self_attention]
+    self_attention = _yours(self_attention)
     from matplotlib.patches import Rectangle
 
     from .plots import heatmap
@@ -254,8 +368,7 @@ def attention_row_explorer(self_attention: Callable, X, tokens: Sequence[str], W
         return row
 
     slider = dict(continuous_update=False, style={"description_width": "initial"})
-    return widgets.interactive(
-        draw,
+    return _explorer(draw, yours,
         word=widgets.Dropdown(options=list(zip(labels, range(n))), value=start, description="query word"),
         scale=widgets.FloatSlider(value=1.0, min=0.0, max=3.0, step=0.25, description="W_q ×", **slider),
     )
@@ -272,6 +385,8 @@ def real_attention_explorer(attention_entropy: Callable, sentences: dict,
     to its largest possible value log(n) (uniform attention). ``start`` is the
     (layer, head) shown first. ``.result`` holds the entropies shown, ``(n,)``.
     """
+    yours = [attention_entropy]
+    attention_entropy = _yours(attention_entropy)
     from .plots import heatmap
 
     names = list(sentences)
@@ -306,8 +421,7 @@ def real_attention_explorer(attention_entropy: Callable, sentences: dict,
         return ent
 
     slider = dict(continuous_update=False)
-    return widgets.interactive(
-        draw,
+    return _explorer(draw, yours,
         sentence=widgets.Dropdown(options=names, value=names[0], description="sentence",
                                   layout=widgets.Layout(width="60%")),
         layer=widgets.IntSlider(value=start[0], min=0, max=n_layers - 1, description="layer", **slider),
@@ -353,6 +467,8 @@ def bottleneck_explorer(rnn_encode: Callable, attention_pool: Callable,
     shown, and they are applied to all sentences. ``.result`` holds
     (accuracy from h_T, accuracy with attention), each ``(T,)``.
     """
+    yours = [rnn_encode, attention_pool]
+    rnn_encode, attention_pool = _yours(rnn_encode), _yours(attention_pool)
     from .plots import heatmap
 
     vocab = list(vocab)
@@ -409,8 +525,7 @@ def bottleneck_explorer(rnn_encode: Callable, attention_pool: Callable,
         return acc_last, acc_attn
 
     slider = dict(continuous_update=False, style={"description_width": "initial"})
-    return widgets.interactive(
-        draw,
+    return _explorer(draw, yours,
         T=widgets.IntSlider(value=20, min=1, max=max_len, description="sentence length T", **slider),
         d_h=widgets.SelectionSlider(options=[8, 16, 32, 64, 128], value=32,
                                     description="state size d_h", **slider),

@@ -147,3 +147,45 @@ class LabPage:
         """Text of every error or stderr output, in cells and inside widgets."""
         return self.page.eval_on_selector_all(
             "[data-mime-type='application/vnd.jupyter.stderr']", "els => els.map(e => e.textContent)")
+
+    def explorers(self) -> list[dict]:
+        """What each explorer widget shows in its output area: its text, its pictures, and its
+        error or stderr outputs (a traceback would be one)."""
+        self.page.wait_for_function(
+            """() => Array.from(document.querySelectorAll('.widget-interact')).every(el => {
+                   const out = el.querySelector('.widget-output');
+                   return out && (out.innerText.trim() || out.querySelector('img')); })""",
+            timeout=30_000)
+        return self.page.eval_on_selector_all(".widget-interact", """els => els.map(el => {
+            const out = el.querySelector('.widget-output');
+            return {text: out.innerText.trim(), images: out.querySelectorAll('img').length,
+                    errors: out.querySelectorAll("[data-mime-type='application/vnd.jupyter.stderr'], "
+                                                 + ".jp-OutputArea-output[data-mime-type*='error']").length};
+        })""")
+
+    def math(self) -> dict:
+        """The formulas of the markdown cells as MathJax rendered them: how many, its error boxes
+        (``mjx-merror``, e.g. an environment closed by the wrong ``\\end``), and TeX it left as
+        text (a ``$`` outside code in a rendered cell, e.g. after an unbalanced brace)."""
+        # MathJax typesets asynchronously: wait until the count of formulas stops changing.
+        count, stable_since = -1, time.time()
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            now = self.page.locator(".jp-MarkdownCell mjx-container").count()
+            if now != count:
+                count, stable_since = now, time.time()
+            elif time.time() - stable_since > 1.5:
+                break
+            self.page.wait_for_timeout(250)
+        return self.page.evaluate("""() => {
+            const errors = Array.from(document.querySelectorAll('.jp-MarkdownCell mjx-merror'))
+                .map(e => e.getAttribute('data-mjx-error') || e.textContent);
+            const unrendered = [];
+            for (const md of document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMarkdown')) {
+                const copy = md.cloneNode(true);
+                copy.querySelectorAll('mjx-container, code, pre, script, style').forEach(e => e.remove());
+                if (copy.textContent.includes('$')) unrendered.push(copy.textContent.trim().slice(0, 160));
+            }
+            return {formulas: document.querySelectorAll('.jp-MarkdownCell mjx-container').length,
+                    errors, unrendered};
+        }""")

@@ -2,16 +2,18 @@
 
 For every released and every solution notebook: open it in a real `jupyter lab`,
 run all cells through the menus, and check what a student would see: errors only
-where expected, every widget rendered, a control that moves its plot, and no
-request to anything but the local server (a classroom with no internet). A
-screenshot of each lands in test-output/browser/, with a report.json of timings
-and the actions taken.
+where expected, every formula rendered without a MathJax error, every widget
+rendered (in a release, each explorer shows one friendly line, not a traceback; in
+a solution, a control that moves its plot), and no request to anything but the
+local server (a classroom with no internet). A screenshot of each lands in
+test-output/browser/, with a report.json of timings and the actions taken.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 
@@ -22,6 +24,8 @@ from conftest import ASSIGNMENTS, ROOT
 
 OUT = ROOT / "test-output" / "browser"
 EXPECTED_IN_RELEASE = ("NotImplementedError", "NameError")
+# What an explorer says while its exercise is not done (attnlab.widgets.friendly_message).
+FRIENDLY = re.compile(r"^Finish `\w+` above to use this explorer\.$")
 REPORT: dict = {}
 
 
@@ -129,13 +133,26 @@ def test_notebook_in_jupyterlab(aid, folder, browser, lab):
             unexpected = [e for e in errors if not any(n in e for n in EXPECTED_IN_RELEASE)]
             assert unexpected == [], unexpected[:2]
 
+        math = lab_page.math()
+        assert math["errors"] == [], f"MathJax could not render: {math['errors'][:3]}"
+        assert math["unrendered"] == [], f"TeX left as text: {math['unrendered'][:2]}"
+        assert math["formulas"] > 0, "no formula rendered: is MathJax working?"
+        lab_page.actions.append(f"{math['formulas']} formulas rendered, no MathJax error")
+
         page = lab_page.page
         if aid == "07_bertviz":
             _check_bertviz_views(lab_page)
         assert page.locator(".widget-interact").count() >= 1, "no explorer widget rendered"
         for text in ("Loading widget", "Error displaying widget"):
             assert page.get_by_text(text).count() == 0, text
-        if folder == "solutions":
+        explorers = lab_page.explorers()
+        assert all(e["errors"] == 0 for e in explorers), [e["text"][:300] for e in explorers if e["errors"]]
+        if folder == "notebooks":
+            # Each explorer waits for an exercise: one friendly line, no picture, no traceback.
+            assert [e["text"] for e in explorers if not FRIENDLY.match(e["text"]) or e["images"]] == []
+            lab_page.actions.append("explorers say: " + "; ".join(sorted({e["text"] for e in explorers})))
+        else:
+            assert all(e["images"] and "to use this explorer" not in e["text"] for e in explorers), explorers
             _move_a_control(lab_page)
         page.screenshot(path=str(OUT / f"{folder}-{aid}.png"))
         assert lab_page.blocked == [], f"the page needed the internet: {lab_page.blocked}"

@@ -93,3 +93,24 @@ def test_heads_explorer_names_heads_only_when_they_fit():
     assert titles == ["head 0: p", "head 1: q"]
     w.children[0].value = 4
     assert plt.gcf().axes[0].get_title() == "head 0 (cols 0:2)"
+
+
+def test_lecture_heads_each_do_the_job_they_are_named_for():
+    from attnlab.heads import lecture_heads
+
+    heads = lecture_heads()
+    t = {w: i for i, w in enumerate(heads.tokens)}  # The snow closed the campus: "The" and "the" differ
+    assert heads.tokens == ["The", "snow", "closed", "the", "campus"] and heads.X.shape == (5, 512)
+    _, w = _mha(heads.X, heads.X, heads.W_q, heads.W_k, heads.W_v, heads.W_o, 8)
+    looks = w.argmax(axis=-1)                                           # (8 heads, 5 queries)
+    assert looks[0].tolist() == [0, 0, 1, 2, 3]                         # the previous word
+    assert looks[1, t["snow"]] == t["closed"] and looks[1, t["closed"]] == t["snow"]   # subject <-> verb
+    assert looks[1, t["campus"]] == t["closed"]                         # object -> verb
+    assert looks[2, t["snow"]] == t["campus"] and looks[2, t["campus"]] == t["snow"]   # weather <-> place
+    assert looks[3].tolist() == [1, 2, 3, 4, 4] and looks[4].tolist() == [0, 1, 2, 3, 4]
+    assert (looks[5] == 0).all()
+    assert np.allclose(w[6], 0.2)                                       # a zero query: uniform
+    assert w[0, t["snow"], t["The"]] > 0.9                              # a match scores 4: e^4 / (e^4 + 4)
+    assert "head 1, subject/object -> verb (syntactic)" in heads.describe()
+    with pytest.raises(ValueError, match="8 heads"):
+        lecture_heads(num_heads=4)

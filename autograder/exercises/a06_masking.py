@@ -208,8 +208,9 @@ FUNCTIONS = {
         outputs=["probabilities"],
         strict_warnings=True,
         cases=[
-            Case("the lecture's example: scores [2.1, 1.5, 3.2, 2.6], the PAD key blocked",
-                 (np.array([2.1, 1.5, 3.2, 2.6]), np.array([True, True, True, False]))),
+            Case("the lecture's row: scores [2.1, 1.5, 3.2, 0.8, 0.5, 0.7] of \"I love NLP\" + 3 PAD, "
+                 "the PAD keys blocked",
+                 (np.array([2.1, 1.5, 3.2, 0.8, 0.5, 0.7]), np.array([True, True, True, False, False, False]))),
             Case("the lecture's batch: (2, 6) scores with a (2, 6) padding mask",
                  (S26, _pad(LECTURE_LENGTHS, 6))),
             Case("(3, 5) scores with one (5,) mask for every row",
