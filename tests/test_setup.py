@@ -73,7 +73,8 @@ def test_the_requirements_read_the_lock_and_agree_with_it():
 def test_the_venv_is_exactly_the_lock():
     """Every installed package is pinned, at exactly its installed version, and nothing is missing."""
     lock, have = pins(LOCK), installed()
-    assert sorted(set(have) - set(lock)) == [], "installed but not in constraints.txt"
+    assert sorted(set(have) - set(lock)) == [], \
+        "installed but not in constraints.txt (a venv older than the lock? `make test` rebuilds it)"
     assert sorted(set(lock) - set(have)) == [], "in constraints.txt but not installed"
     # The lock pins public versions: torch==2.13.0 matches the CPU build 2.13.0+cpu.
     assert {n: v for n, v in have.items() if v.split("+")[0] != lock[n]} == {}
@@ -234,11 +235,13 @@ def test_readme_without_make_sets_up_serves_and_tests_the_course(tmp_path):
     log = tmp_path / "commands.log"
 
     def run(command: str, timeout: int = 600):
+        start = time.time()
         with open(log, "a") as out:
             out.write(f"$ {command}\n")
             out.flush()
             proc = subprocess.run(command, shell=True, cwd=course, env=env, stdout=out,
                                   stderr=subprocess.STDOUT, timeout=timeout)
+            out.write(f"[{time.time() - start:.0f} s]\n")
         assert proc.returncode == 0, f"`{command}` failed:\n{log.read_text()[-3000:]}"
 
     for command in unix[:-1]:
