@@ -222,7 +222,8 @@ def test_readme_without_make_sets_up_serves_and_tests_the_course(tmp_path):
     """Run the README's commands without make, as written, in a copy of the course.
 
     Fresh venv, the Linux commands in order, then `jupyter lab` must serve the notebooks and the
-    test command must pass (narrowed to the model and data tests). About 1.5 min here.
+    test command must pass (narrowed to the model and data tests). About 2 min here (pip gets no
+    HTTP cache from this machine's mirror, so each run downloads and unpacks everything again).
     """
     unix, _, tests = no_make_blocks()
     course = tmp_path / "course"
