@@ -1,9 +1,14 @@
 # The attention course. Quick start:  make lab   (students)   make test   (everything checked)
-# Everything runs from a virtual environment in .venv, built from requirements*.txt.
+# Everything runs from a virtual environment in .venv, built from requirements*.txt with every
+# package at the version in constraints.txt (the lock: `make lock` regenerates it).
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+# PyTorch's CPU builds. PyPI's Linux torch is a CUDA build (~20 more packages, several GB); this
+# index has the CPU build for Linux, macOS and Windows alike.
+TORCH_INDEX := https://download.pytorch.org/whl/cpu
 PORT   ?= 8888
 TOKEN  ?=
 SUBMISSIONS ?= data/samples
@@ -20,7 +25,7 @@ ENSURE_BWRAP = bash scripts/ensure-debian-package.sh bubblewrap "the grading san
 COURSE_STAMP := $(VENV)/.course-installed
 TEST_STAMP   := $(VENV)/.test-installed
 
-.PHONY: help lab test release reference samples data embeddings grade clean
+.PHONY: help lab test lock release reference samples data embeddings grade clean
 
 help:
 	@echo "make lab        set up (once) and open JupyterLab on the student notebooks"
@@ -29,15 +34,27 @@ help:
 	@echo "make data       regenerate reference outputs and sample submissions from solutions/"
 	@echo "make grade      autograde SUBMISSIONS=<dir or zip> (default: samples) into OUT=<dir>"
 	@echo "make embeddings recompute data/embeddings.npz with the packaged model"
+	@echo "make lock       re-resolve every dependency into constraints.txt (after editing requirements*.txt)"
 
-$(COURSE_STAMP): requirements.txt pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+# The README's commands without make are these same steps (tests/test_setup.py checks it).
+$(COURSE_STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
+	@# A venv updated in place would keep packages the new lock no longer has: start afresh.
+	@if test -f $(VENV)/pyvenv.cfg; then echo "Requirements changed: rebuilding $(VENV)"; rm -rf $(VENV); fi
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet -c constraints.txt --upgrade pip
+	@# torch first, alone and without its dependencies, from the CPU index: the next step then
+	@# finds torch==2.13.0 installed and never looks at PyPI's CUDA build. --retries 1: where
+	@# that index is unreachable but pip's own configuration offers the CPU wheel (an offline
+	@# mirror), pip says so in one line instead of retrying for 8 s.
+	$(PIP) install --quiet --retries 1 --no-deps --index-url $(TORCH_INDEX) -c constraints.txt torch \
+		|| { echo "make: no PyTorch CPU build from $(TORCH_INDEX) (offline?); not taking PyPI's CUDA build" >&2; exit 1; }
+	$(PIP) install --quiet -r requirements.txt -e .
+	@# Packages the course uses only the files of, without the dependencies they declare.
+	$(PIP) install --quiet --no-deps -r requirements-nodeps.txt
 	@touch $@
 
 $(TEST_STAMP): requirements-test.txt $(COURSE_STAMP)
-	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	$(PIP) install --quiet -r requirements-test.txt
 	@touch $@
 
 lab: $(COURSE_STAMP)
@@ -58,6 +75,12 @@ release: $(COURSE_STAMP)
 data: $(COURSE_STAMP)
 	$(BIN)/python -m autograder.build reference
 	$(BIN)/python -m autograder.build samples
+
+# Resolve requirements*.txt afresh (the newest versions they allow) and pin the whole result
+# in constraints.txt. Needs the package indexes; run it after editing a requirements file and
+# commit both. Not run by lab/test: they install the committed lock, so every machine gets the same.
+lock:
+	$(PYTHON) scripts/lock.py
 
 embeddings: $(COURSE_STAMP)
 	$(BIN)/python scripts/make_embeddings.py
