@@ -61,14 +61,26 @@ class CellError:
 
 @dataclass
 class Result:
-    """Everything known about one graded submission."""
+    """Everything known about one graded submission.
+
+    ``score``/``max_score`` are nbgrader's totals as the gradebook has them: autograded tests,
+    answers graded by a person so far, minus any late penalty. ``auto_score``/``auto_max`` are
+    the autograded part alone; ``awaiting`` lists the answers a person has not graded yet.
+    """
 
     student: str
     assignment: str
     score: float
     max_score: float
     key: str = ""
-    tests: dict[str, float] = field(default_factory=dict)
+    tests: dict[str, float] = field(default_factory=dict)  # autograded test cell -> score
+    auto_score: float = 0.0
+    auto_max: float = 0.0
+    manual: dict[str, float | None] = field(default_factory=dict)  # answer graded by a person -> score
+    manual_max: float = 0.0
+    awaiting: list[str] = field(default_factory=list)  # of ``manual``, those not graded yet
+    late_penalty: float = 0.0
+    timestamp: str | None = None  # when it was submitted (nbgrader's timestamp.txt), if known
     problems: list[str] = field(default_factory=list)  # broken input, crashes, time-outs, in words
     flags: list[str] = field(default_factory=list)  # suspicious code, for review by hand
     verdicts: list[Verdict] = field(default_factory=list)
