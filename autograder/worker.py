@@ -368,7 +368,8 @@ def grade_submission(job: Job | dict) -> Result:
     except Exception as exc:
         result.problems.append(f"The graded notebook could not be written ({type(exc).__name__}: {exc}).")
     result.verdicts = verdicts
-    result.score = sum(v.score for v in verdicts)
+    result.score = result.auto_score = sum(v.score for v in verdicts)
+    result.auto_max = a.max_score
     result.tests = {t.grade_id: 0.0 for t in a.tests} | {v.grade_id: v.score for v in verdicts}
     result.seconds = round(time.time() - t0, 2)
     result.sandbox = "bubblewrap" if use_bwrap else "none"
