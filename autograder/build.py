@@ -28,7 +28,7 @@ from attnlab.checks import close
 from attnlab.data import ref_key
 
 from . import DATA, RELEASES, REPO_ROOT, SOLUTIONS, assignments
-from .notebooks import fill, load_functions, read, solution_cells
+from .notebooks import fill, load_functions, read, solution_cells, written_answers
 from .spec import exercise_modules, split_outputs
 
 
@@ -109,8 +109,9 @@ def build_samples(target: Path = DATA / "samples", releases: Path = RELEASES,
                   only: list[str] | None = None) -> None:
     """Three submissions per assignment in nbgrader's layout, for `make grade`.
 
-    perfect: every stub filled with the solution; partial: the first half of
-    the stubs; empty: the release as handed out.
+    perfect: every stub filled with the solution, every written answer with the model answer
+    (it then awaits a person); partial: the first half of the code stubs; empty: the release
+    as handed out.
     """
     for aid in only or assignments():
         for student in SAMPLE_STUDENTS:
@@ -118,7 +119,8 @@ def build_samples(target: Path = DATA / "samples", releases: Path = RELEASES,
         release = read(releases / aid / f"{aid}.ipynb")
         solution = read(SOLUTIONS / aid / f"{aid}.ipynb")
         gids = list(solution_cells(solution))
-        filled = {"perfect": gids, "partial": gids[: max(1, len(gids) // 2)], "empty": []}
+        filled = {"perfect": gids + list(written_answers(solution)), "partial": gids[: max(1, len(gids) // 2)],
+                  "empty": []}
         for student in SAMPLE_STUDENTS:
             out = target / student / aid / f"{aid}.ipynb"
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,31 +1,38 @@
-"""Autograde a folder (or zip) of submissions: parallel, sandboxed, tamper-resistant.
+"""Autograde a class: parallel, sandboxed, tamper-resistant, into a real nbgrader course.
 
-    python -m autograder.grade [SUBMISSIONS] [--out OUT] [--jobs N] [--timeout S]
-                               [--memory-mb MB] [--assignment ID ...] [--no-sandbox]
+    python -m autograder.grade [SUBMISSIONS] [--out OUT] [--course DIR] [--student ID ...]
+                               [--assignment ID ...] [--jobs N] [--timeout S] [--memory-mb MB]
+                               [--lms-pattern REGEX] [--no-sandbox]
 
 SUBMISSIONS is a folder (or .zip of one) in nbgrader's layout,
-``<student>/<assignment>/<assignment>.ipynb``; by default the sample
-submissions in ``data/samples``. Writes into OUT (default ``grading/``):
+``<student>/<assignment>/<assignment>.ipynb`` (with ``timestamp.txt`` if the exchange wrote
+one), or an LMS download of flat files (``lms.py``); by default the sample submissions in
+``data/samples``. With ``--course DIR`` the grades go into an existing nbgrader course: its
+``submitted/`` is graded (unless SUBMISSIONS is given), into its gradebook, its ``autograded/``
+and with its configuration (due dates, late-penalty plugin). Writes into OUT (default
+``grading/``, or ``DIR/grading`` with ``--course``):
 
-- ``grades.csv``     one row per student and assignment: score, max score, and
-                     one column per graded test
+- ``grades.csv``     one row per submission in the gradebook: score, max score, late penalty,
+                     answers awaiting a person, and one column per graded cell
+- ``grades_by_student.csv``  one row per student, a column per assignment (for an LMS)
+- ``class_report.html``  what the class got wrong: failures and named mistakes per test
 - ``feedback/<student>/<assignment>.html``  what each failed test found, in words
 - ``report.txt``     anything suspicious or broken, per submission, in words
 - ``nbgrader_export.csv``  nbgrader's own export of the gradebook
-- ``course/``        the nbgrader course directory (gradebook.db; ``autograded/``
-                     holds each notebook as it ran)
-- ``.results/``      one result file per submission, keyed by a hash of the
-                     submission and the grader: a re-run skips finished work
+- ``course/``        the grader's own nbgrader course (without ``--course``): source, submitted,
+                     autograded, gradebook.db, for the formgrader and nbgrader's own commands
+- ``.results/``      one result file per submission, keyed by a hash of the submission, its
+                     timestamp and the grader: a re-run skips finished work and leaves the
+                     gradebook entries of unchanged submissions (and any manual grading) alone
 
-How a submission is graded (see ``worker.py``, ``judge.py``, ``sandbox.py``):
-the instructor's source notebook is run with only the student's answer cells
-swapped in (matched by nbgrader ``grade_id``), in its own kernel inside a
-bubblewrap sandbox with a per-cell timeout, a memory cap and an output cap. The
-instructor's test cells do not run there: the grader captures the student's
-variables and calls the student's functions on the tests' inputs (and on fresh
-variants drawn with a secret seed), reads back plain ``.npy`` arrays, and runs
-the test cells in its own process on those values. Scores go into nbgrader's
-gradebook from this (the main) process only.
+How a submission is graded (see ``worker.py``, ``judge.py``, ``sandbox.py``): the instructor's
+source notebook is run with only the student's answer cells swapped in (matched by nbgrader
+``grade_id``), in its own kernel inside a box (bubblewrap, cgroups) with a per-cell timeout and
+memory, process, disk and output caps. The instructor's test cells do not run there: the grader
+captures the student's variables and calls the student's functions on the tests' inputs (and on
+fresh variants drawn with a secret seed), reads back plain ``.npy`` arrays, and runs the test
+cells in its own process on those values. Scores go into the gradebook from this (the main)
+process only.
 """
 
 from __future__ import annotations
@@ -41,12 +48,14 @@ import tempfile
 import threading
 import time
 import zipfile
-from dataclasses import replace
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import DATA, RELEASES, REPO_ROOT, SOLUTIONS, assignments
-from .build import nbgrader
+from .course import Course, CourseError
 from .intake import notebook_file_problem, read_bytes
+from .lms import CANVAS
 from .records import Job, Result
 
 GRADER_VERSION = "3"
@@ -78,26 +87,39 @@ def _safe_extract(zip_path: Path, target: Path) -> None:
         raise UsageError(f"{zip_path} is not a readable zip file ({exc}).") from None
 
 
-def _layout_root(folder: Path, known: list[str]) -> Path:
-    """The folder whose children are student folders (a zip often adds one level)."""
-    def has_layout(p: Path) -> bool:
-        return any((s / a).is_dir() for s in p.iterdir() if s.is_dir() for a in known)
+def _has_layout(p: Path, known: list[str]) -> bool:
+    return any((s / a).is_dir() for s in p.iterdir() if s.is_dir() for a in known)
 
-    if has_layout(folder):
-        return folder
+
+def _layout_root(folder: Path, known: list[str], lms_pattern: str, staging: Path) -> tuple[Path, list[str]]:
+    """The folder whose children are student folders (a zip often adds one level), or the
+    staged copy of an LMS download of flat files. Returns (root, notes)."""
+    from . import lms
+
+    if _has_layout(folder, known):
+        return folder, []
     subdirs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))]
-    if len(subdirs) == 1 and has_layout(subdirs[0]):
-        return subdirs[0]
+    if len(subdirs) == 1 and _has_layout(subdirs[0], known):
+        return subdirs[0], []
+    try:
+        root, notes = lms.stage(folder, known, lms_pattern, staging)
+    except (ValueError, re.error) as exc:
+        raise UsageError(f"--lms-pattern: {exc}") from None
+    if any(root.iterdir()):
+        return root, notes
     raise UsageError(
         f"No submissions found in {folder}. Expected <student>/<assignment>/<assignment>.ipynb "
-        f"with an assignment among: {', '.join(known)}.")
+        f"with an assignment among: {', '.join(known)}; or an LMS download of files named like "
+        f"lastfirst_12345_67890_{known[0]}.ipynb (see --lms-pattern).")
 
 
-def find_submissions(root: Path, known: list[str]) -> dict[str, list[str]]:
+def find_submissions(root: Path, known: list[str], students: list[str] | None = None) -> dict[str, list[str]]:
     """Students by assignment: {assignment: [student, ...]} (any student folder with the
     assignment's folder, even if the notebook in it is misnamed or missing)."""
     found: dict[str, list[str]] = {}
     for student in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if students and student.name not in students:
+            continue
         for aid in known:
             if (student / aid).is_dir():
                 found.setdefault(aid, []).append(student.name)
@@ -122,13 +144,6 @@ def locate_notebook(folder: Path, aid: str) -> tuple[Path | None, str]:
     return None, f"The folder {aid}/ contains no notebook."
 
 
-# --- the course folder and gradebook (main process only) -----------------------------------
-
-
-def course_flags(course: Path) -> list[str]:
-    return [f"--CourseDirectory.root={course}", f"--CourseDirectory.db_url=sqlite:///{course}/gradebook.db"]
-
-
 def _file_hash(*paths: Path) -> str:
     h = hashlib.sha256()
     for p in paths:
@@ -136,54 +151,13 @@ def _file_hash(*paths: Path) -> str:
     return h.hexdigest()
 
 
-def prepare_course(course: Path, aids: list[str]) -> None:
-    """An nbgrader course folder whose gradebook knows the assignments (made once, kept)."""
-    (course / "source").mkdir(parents=True, exist_ok=True)
-    for aid in aids:
-        src = SOLUTIONS / aid / f"{aid}.ipynb"
-        stamp = course / "source" / aid / ".grader-stamp"
-        digest = _file_hash(src)
-        if stamp.exists() and stamp.read_text() == digest and (course / "gradebook.db").exists():
-            continue
-        shutil.rmtree(course / "source" / aid, ignore_errors=True)
-        shutil.copytree(SOLUTIONS / aid, course / "source" / aid)
-        nbgrader("generate_assignment", aid, "--force", *course_flags(course), cwd=course)
-        stamp.write_text(digest)
-
-
-def write_gradebook(course: Path, results: list[Result]) -> None:
-    """Each submission's test scores as nbgrader auto scores; re-running replaces, never adds."""
-    import warnings
-
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes on nbgrader's own code
-        for r in results:
-            gb.update_or_create_student(r.student)
-            try:
-                gb.remove_submission(r.assignment, r.student)
-            except MissingEntry:
-                pass
-            sub = gb.add_submission(r.assignment, r.student)
-            for nb in sub.notebooks:
-                for grade in nb.grades:
-                    grade.auto_score = float(r.tests.get(grade.name, 0.0))
-            gb.db.commit()
-
-
-def read_results(course: Path, found: dict[str, list[str]]) -> list[Result]:
-    """Scores as nbgrader's gradebook has them."""
-    from nbgrader.api import Gradebook
-
-    results = []
-    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
-        for aid, students in found.items():
-            for student in students:
-                nb = gb.find_submission_notebook(aid, aid, student)
-                tests = {g.name: g.score for g in nb.grades}
-                results.append(Result(student, aid, nb.score, nb.max_score, tests=tests))
-    return results
+def read_timestamp(folder: Path) -> str | None:
+    """The submission's timestamp.txt (written by nbgrader's exchange), if any."""
+    path = folder / "timestamp.txt"
+    if not path.is_file() or path.is_symlink() or path.stat().st_size > 200:
+        return None
+    text = path.read_text(errors="replace").strip()
+    return text or None
 
 
 # --- outputs -------------------------------------------------------------------------
@@ -197,12 +171,18 @@ def _csv_field(value) -> str:
 
 def write_csv(results: list[Result], path: Path) -> None:
     test_names = sorted({t for r in results for t in r.tests})
+    manual_names = sorted({t for r in results for t in r.manual})
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student", "assignment", "score", "max_score", *test_names])
+        w.writerow(["student", "assignment", "score", "max_score", "auto_score", "auto_max", "late_penalty",
+                    "awaiting_manual", *test_names, *manual_names])
         for r in sorted(results, key=lambda r: (r.student, r.assignment)):
+            def cell(v):
+                return "" if v is None else f"{v:g}"
             w.writerow([_csv_field(r.student), r.assignment, f"{r.score:g}", f"{r.max_score:g}",
-                        *[f"{r.tests[t]:g}" if t in r.tests else "" for t in test_names]])
+                        f"{r.auto_score:g}", f"{r.auto_max:g}", f"{r.late_penalty:g}", len(r.awaiting),
+                        *[cell(r.tests.get(t)) for t in test_names],
+                        *[cell(r.manual.get(t)) if t in r.manual else "" for t in manual_names]])
 
 
 def print_table(results: list[Result]) -> None:
@@ -211,8 +191,13 @@ def print_table(results: list[Result]) -> None:
     width = max([len(plain(r.student)) for r in results] + [7])
     print(f"\n{'student':<{width}}  {'assignment':<18} {'score':>11}")
     for r in sorted(results, key=lambda r: (r.student, r.assignment)):
-        mark = "  (!)" if r.problems or r.flags else ""
-        print(f"{plain(r.student):<{width}}  {r.assignment:<18} {r.score:>5g} / {r.max_score:<3g}{mark}")
+        notes = ["(!)"] if r.problems or r.flags else []
+        if r.awaiting:
+            notes.append(f"{len(r.awaiting)} answer(s) await a person")
+        if r.late_penalty:
+            notes.append(f"late: -{r.late_penalty:g}")
+        print(f"{plain(r.student):<{width}}  {r.assignment:<18} {r.score:>5g} / {r.max_score:<3g}"
+              + ("  " + ", ".join(notes) if notes else ""))
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -226,7 +211,15 @@ def _source_digest() -> str:
                       *sorted((REPO_ROOT / "attnlab").glob("*.py")))
 
 
-def plan(submissions: Path, only: list[str] | None, tmp: Path) -> tuple[Path, dict]:
+@dataclass
+class Plan:
+    root: Path  # student folders live here
+    found: dict  # assignment -> students to grade now
+    notes: list  # about the input itself (LMS files skipped, ...)
+
+
+def plan(submissions: Path, only: list[str] | None, students: list[str] | None, tmp: Path,
+         lms_pattern: str = CANVAS) -> Plan:
     """Validate the invocation and find the submissions; raises UsageError, writes nothing."""
     known = assignments()
     unknown = sorted(set(only or []) - set(known))
@@ -237,14 +230,14 @@ def plan(submissions: Path, only: list[str] | None, tmp: Path) -> tuple[Path, di
     if submissions.is_file():
         if submissions.suffix != ".zip":
             raise UsageError(f"{submissions} is a file but not a .zip.")
-        _safe_extract(submissions, tmp)
-        root = _layout_root(tmp, known)
-    else:
-        root = _layout_root(submissions, known)
-    found = find_submissions(root, only or known)
+        _safe_extract(submissions, tmp / "zip")
+        submissions = tmp / "zip"
+    root, notes = _layout_root(submissions, known, lms_pattern, tmp / "lms")
+    found = find_submissions(root, only or known, students)
     if not found:
-        raise UsageError(f"No submissions for {', '.join(only)} in {submissions}.")
-    return root, found
+        who = f" from {', '.join(students)}" if students else ""
+        raise UsageError(f"No submissions for {', '.join(only or known)}{who} in {submissions}.")
+    return Plan(root, found, notes)
 
 
 def _submission_bytes(path: Path | None) -> bytes:
@@ -256,111 +249,147 @@ def _submission_bytes(path: Path | None) -> bytes:
         return f"(unreadable: {exc})".encode()
 
 
-def make_jobs(root: Path, found: dict, out: Path, tmp: Path, seed: int, settings: dict,
+def make_jobs(plan_: Plan, course: Course, out: Path, tmp: Path, seed: int, settings: dict,
               cpus: float) -> list[Job]:
-    """One job per submission; its key changes with the submission, the grader's code and the
-    settings a verdict depends on (``settings``), so an unchanged submission is not regraded."""
+    """One job per submission; its key changes with the submission, its timestamp, the grader's
+    code and the settings a verdict depends on (``settings``), so an unchanged submission is
+    not regraded."""
     version = hashlib.sha256(f"{GRADER_VERSION}{_source_digest()}{sorted(settings.items())}"
                              .encode()).hexdigest()
     jobs = []
-    for aid, students in found.items():
+    for aid, students in plan_.found.items():
         sol_digest = _file_hash(SOLUTIONS / aid / f"{aid}.ipynb", RELEASES / aid / f"{aid}.ipynb")
         for student in students:
-            nb_path, note = locate_notebook(root / student / aid, aid)
-            raw = _submission_bytes(nb_path)
-            key = hashlib.sha256(raw + note.encode() + version.encode() + sol_digest.encode()).hexdigest()
+            folder = plan_.root / student / aid
+            nb_path, note = locate_notebook(folder, aid)
+            stamp = read_timestamp(folder)
+            raw = _submission_bytes(nb_path) + f"{note}|{stamp}|{course.root}".encode()
+            key = hashlib.sha256(raw + version.encode() + sol_digest.encode()).hexdigest()
             jobs.append(Job(student=student, assignment=aid, path=str(nb_path) if nb_path else None,
-                            note=note, key=key, seed=seed, tmp=str(tmp),
+                            note=note, key=key, seed=seed, tmp=str(tmp), timestamp=stamp,
                             result_file=str(out / ".results" / student / f"{aid}.json"),
-                            autograded=str(out / "course" / "autograded" / student / aid / f"{aid}.ipynb"),
+                            autograded=str(course.root / "autograded" / student / aid / f"{aid}.ipynb"),
                             cpus=cpus, **settings))
     return jobs
 
 
-def grade(submissions: Path, out: Path, timeout: int = 30, *, jobs: int | None = None,
-          memory_mb: int = 4096, only: list[str] | None = None, sandbox: bool = True,
-          progress: bool = False) -> list[Result]:
-    from .sandbox import describe
+def _assignment_shapes(aids: list[str]) -> tuple[dict, dict, dict]:
+    """Per assignment: autograded test ids, written answers graded by a person (points), and
+    every answer cell's id (for nbgrader's "No response." comments)."""
+    from .instructor import Assignment
 
-    submissions, out = Path(submissions).resolve(), Path(out).resolve()
+    tests, manual, answers = {}, {}, {}
+    for aid in aids:
+        a = Assignment.load(aid, SOLUTIONS, RELEASES)
+        tests[aid] = {t.grade_id for t in a.tests}
+        manual[aid] = dict(a.manual)
+        answers[aid] = set(a.released)
+    return tests, manual, answers
+
+
+def grade(submissions: Path | None, out: Path | None = None, timeout: int = 30, *, jobs: int | None = None,
+          memory_mb: int = 4096, only: list[str] | None = None, sandbox: bool = True,
+          progress: bool = False, course: Path | None = None, students: list[str] | None = None,
+          lms_pattern: str = CANVAS) -> list[Result]:
+    """Grade, record in the course's gradebook, write the outputs; returns every submission
+    the gradebook holds for the assignments graded (this run's and earlier ones)."""
+    from .report import write_feedback, write_report
+    from .sandbox import describe, sweep
+
+    if course is not None:
+        course = Path(course).resolve()
+        if not (course / "gradebook.db").exists() and not (course / "nbgrader_config.py").exists():
+            raise UsageError(f"{course} is not an nbgrader course (no gradebook.db or nbgrader_config.py).")
+    out = Path(out).resolve() if out else (course / "grading" if course else REPO_ROOT / "grading")
+    if submissions is None:
+        submissions = course / "submitted" if course else DATA / "samples"
+    submissions = Path(submissions).resolve()
     cores = os.cpu_count() or 1
     jobs = jobs or cores
-    from .sandbox import sweep
-
     sweep()  # what killed runs left behind
     with tempfile.TemporaryDirectory(prefix="grade-") as tmpdir:
         tmp = Path(tmpdir)
         (tmp / "owner.pid").write_text(str(os.getpid()))
-        (tmp / "zip").mkdir()
-        root, found = plan(submissions, only, tmp / "zip")
+        plan_ = plan(submissions, only, students, tmp, lms_pattern)
+        aids = list(plan_.found)
+        tests, manual, answers = _assignment_shapes(aids)
+        the_course = Course.open(course or out / "course", owned=course is None)
 
         out.mkdir(parents=True, exist_ok=True)
-        results_dir = out / ".results"
-        results_dir.mkdir(exist_ok=True)
-        secret_file = results_dir / "secret"
+        (out / ".results").mkdir(exist_ok=True)
+        secret_file = out / ".results" / "secret"
         if not secret_file.exists():
             secret_file.write_text(str(secrets.randbits(48)))
         seed = int(secret_file.read_text().strip())
         # Each box gets its share of the cores, so a submission that spins many processes
         # slows only itself.
         settings = dict(timeout=timeout, memory_mb=memory_mb, sandbox=sandbox)
-        course = out / "course"
-
-        todo, done = [], {}
-        for job in make_jobs(root, found, out, tmp, seed, settings, cpus=max(1.0, cores / jobs)):
+        todo, cached = [], []
+        for job in make_jobs(plan_, the_course, out, tmp, seed, settings, cpus=max(1.0, cores / jobs)):
             old = Result.load(Path(job.result_file))
             if old is not None and old.key == job.key:
-                done[(job.student, job.assignment)] = old
+                cached.append(old)
             else:
                 todo.append(job)
 
         print(describe(sandbox))
-        if done:
-            print(f"{len(done)} submission(s) already graded (unchanged): kept.")
+        for note in plan_.notes:
+            print(f"note: {note}")
+        if cached:
+            print(f"{len(cached)} submission(s) already graded (unchanged): kept.")
         t = time.time()
         prep_error = []
 
         def prep():
             try:
-                prepare_course(course, list(found))
+                the_course.prepare(aids, tests)
             except Exception as exc:  # reported once the grading is done
                 prep_error.append(exc)
         prepper = threading.Thread(target=prep, daemon=True)
         prepper.start()
+        fresh = []
         try:
             for res in _run_jobs(todo, jobs, progress, cores):
-                done[(res.student, res.assignment)] = res
+                fresh.append(res)
         finally:
             sweep(tmp)  # the boxes of a worker that died
         prepper.join()
         if prep_error:
+            if isinstance(prep_error[0], CourseError):
+                raise UsageError(str(prep_error[0]))
             raise prep_error[0]
         if todo:
             print(f"graded {len(todo)} submission(s) in {time.time() - t:.1f} s "
                   f"with {min(jobs, len(todo))} worker(s)")
+        by_job = {(j.student, j.assignment): j for j in todo}
+        for r in fresh:
+            job = by_job[(r.student, r.assignment)]
+            the_course.keep_submitted(r.student, r.assignment, Path(job.path) if job.path else None, job.timestamp)
+        # Unchanged submissions keep their gradebook entries (and any grading by a person).
+        missing = [r for r in cached if not the_course.has_submission(r.assignment, r.student)]
+        the_course.write(fresh + missing, answers)
 
-    results = [done[(s, aid)] for aid, students in found.items() for s in students]
-    write_gradebook(course, results)
-    from .report import write_feedback, write_report
-    by_key = {(r.student, r.assignment): r for r in results}
-    for r in read_results(course, found):  # the gradebook is the source of truth for scores
-        full = by_key[(r.student, r.assignment)]
-        full.score, full.max_score, full.tests = r.score, r.max_score, r.tests
-    for r in results:
-        write_feedback(r, out / "feedback" / r.student / f"{r.assignment}.html")
+    results = _merge(the_course.read(aids, manual), out)
+    for r in fresh + missing:
+        write_feedback(next(x for x in results if (x.student, x.assignment) == (r.student, r.assignment)),
+                       out / "feedback" / r.student / f"{r.assignment}.html")
     write_report(results, out / "report.txt", describe(sandbox))
     write_csv(results, out / "grades.csv")
-    export(course, out / "nbgrader_export.csv")
+    the_course.export(out / "nbgrader_export.csv")
     return results
 
 
-def export(course: Path, target: Path) -> None:
-    """nbgrader's own CSV export of the gradebook (its export plugin, in this process)."""
-    from nbgrader.api import Gradebook
-    from nbgrader.plugins.export import CsvExportPlugin
-
-    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
-        CsvExportPlugin(to=str(target)).export(gb)
+def _merge(from_gradebook: list[Result], out: Path) -> list[Result]:
+    """The gradebook's scores (its truth: a person may have changed them) with the details the
+    grader kept for each submission (verdicts, problems, flags)."""
+    merged = []
+    for g in from_gradebook:
+        r = Result.load(out / ".results" / g.student / f"{g.assignment}.json") or g
+        for name in ("score", "max_score", "tests", "auto_score", "auto_max", "manual", "manual_max",
+                     "awaiting", "late_penalty", "timestamp"):
+            setattr(r, name, getattr(g, name))
+        merged.append(r)
+    return merged
 
 
 def _run_jobs(todo: list[Job], jobs: int, progress: bool, cores: int):
@@ -429,14 +458,24 @@ def _lost_result(job: Job, first, second) -> Result:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Autograde submissions (sandboxed, parallel, resumable).")
-    parser.add_argument("submissions", nargs="?", type=Path, default=DATA / "samples",
-                        help="folder or .zip in nbgrader layout (default: the samples in data/samples)")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "grading", help="output folder")
-    parser.add_argument("--timeout", type=int, default=30, help="seconds per cell (default 30)")
-    parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap per kernel (default 4096)")
-    parser.add_argument("--jobs", "-j", type=int, default=None, help="parallel kernels (default: all cores)")
+    parser.add_argument("submissions", nargs="?", type=Path, default=None,
+                        help="folder or .zip in nbgrader layout, or an LMS download (default: the "
+                             "course's submitted/ with --course, else the samples in data/samples)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: grading/, or DIR/grading with --course)")
+    parser.add_argument("--course", type=Path, default=None,
+                        help="an existing nbgrader course to grade into (its submitted/, gradebook, config)")
+    parser.add_argument("--student", "-s", action="append", default=None,
+                        help="grade only this student (repeatable); everyone else's grades are kept")
     parser.add_argument("--assignment", "-a", action="append", default=None,
                         help="grade only this assignment (repeatable)")
+    parser.add_argument("--timeout", type=int, default=30, help="seconds per cell (default 30)")
+    parser.add_argument("--memory-mb", type=int, default=4096,
+                        help="memory cap per submission, its processes together (default 4096)")
+    parser.add_argument("--jobs", "-j", type=int, default=None, help="parallel kernels (default: all cores)")
+    parser.add_argument("--lms-pattern", default=CANVAS,
+                        help="regular expression for flat LMS file names, with the groups (?P<student>...) "
+                             "and (?P<assignment>...) or (?P<file>...) (default: Canvas)")
     parser.add_argument("--no-sandbox", action="store_true", help="do not use bubblewrap")
     args = parser.parse_args(argv)
     if args.timeout <= 0 or args.memory_mb < 256 or (args.jobs is not None and args.jobs < 1):
@@ -446,7 +485,8 @@ def main(argv=None) -> int:
     try:
         results = grade(args.submissions, args.out, args.timeout, jobs=args.jobs,
                         memory_mb=args.memory_mb, only=args.assignment, sandbox=not args.no_sandbox,
-                        progress=sys.stderr.isatty() or os.environ.get("GRADE_PROGRESS") == "1")
+                        progress=sys.stderr.isatty() or os.environ.get("GRADE_PROGRESS") == "1",
+                        course=args.course, students=args.student, lms_pattern=args.lms_pattern)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -454,13 +494,17 @@ def main(argv=None) -> int:
         print("\ninterrupted: finished submissions are saved; run the same command again to "
               "continue.", file=sys.stderr)
         return 130
+    out = (args.out or (args.course / "grading" if args.course else REPO_ROOT / "grading")).resolve()
     print_table(results)
     flagged = sum(1 for r in results if r.problems or r.flags)
-    print(f"\n{len(results)} submission(s) graded in {time.time() - t:.1f} s"
-          + (f"; {flagged} with something to look at in report.txt (marked (!))" if flagged else ""))
-    print(f"grades:   {args.out.resolve() / 'grades.csv'}")
-    print(f"feedback: {args.out.resolve() / 'feedback'}")
-    print(f"report:   {args.out.resolve() / 'report.txt'}")
+    waiting = sum(len(r.awaiting) for r in results)
+    print(f"\n{len(results)} submission(s) in the gradebook, graded in {time.time() - t:.1f} s"
+          + (f"; {flagged} with something to look at in report.txt (marked (!))" if flagged else "")
+          + (f"; {waiting} written answer(s) await a person (nbgrader formgrader: Manual Grading)"
+             if waiting else ""))
+    print(f"grades:   {out / 'grades.csv'}")
+    print(f"feedback: {out / 'feedback'}")
+    print(f"report:   {out / 'report.txt'}")
     return 0
 
 

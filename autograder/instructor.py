@@ -93,6 +93,8 @@ class Assignment:
     variables: set[str]
     specs: dict = field(default_factory=dict)  # FunctionSpec by name (exercise module)
     release: object = None  # the student release (what an empty submission is)
+    manual: dict = field(default_factory=dict)  # answers graded by a person: grade_id -> points
+    released: dict = field(default_factory=dict)  # every answer cell's released source, by grade_id
 
     def release_cells(self) -> list:
         return list(self.release.cells) if self.release is not None else []
@@ -129,7 +131,11 @@ class Assignment:
                                       sorted(used & (fns | vars_)), used))
         mod = exercise_modules().get(aid)
         specs = dict(mod.FUNCTIONS) if mod else {}
-        return cls(aid, nb, sol_ids, stubs, tests, fns, vars_, specs, release)
+        manual = {m["grade_id"]: float(m.get("points", 0)) for c in nb.cells
+                  if (m := nbgrader_meta(c)).get("grade") and m.get("solution")}
+        released = {m["grade_id"]: c.source for c in (release.cells if release is not None else [])
+                    if (m := nbgrader_meta(c)).get("solution")}
+        return cls(aid, nb, sol_ids, stubs, tests, fns, vars_, specs, release, manual, released)
 
     @property
     def max_score(self) -> float:

@@ -34,11 +34,18 @@ def read(path: Path):
     return nbformat.read(str(path), as_version=4)
 
 
+def written_answers(nb) -> dict[str, object]:
+    """Answers written in markdown and graded by a person, by grade_id, in notebook order."""
+    return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells
+            if nbgrader_meta(c).get("solution") and c.cell_type == "markdown"}
+
+
 def fill(release_nb, solution_nb, grade_ids) -> object:
-    """A copy of a released notebook with the given stubs replaced by the solution code."""
+    """A copy of a released notebook with the given stubs (code, or written answers) replaced by
+    the solution's."""
     nb = nbformat.from_dict(release_nb)
-    solved = solution_cells(solution_nb)
-    for gid, cell in solution_cells(nb).items():
+    solved = {**solution_cells(solution_nb), **written_answers(solution_nb)}
+    for gid, cell in {**solution_cells(nb), **written_answers(nb)}.items():
         if gid in grade_ids:
             cell.source = strip_markers(solved[gid].source)
     return nb

@@ -33,6 +33,7 @@ class Job:
     tmp: str  # where boxes are made
     result_file: str  # where the worker saves the result
     autograded: str  # where the executed notebook goes (the nbgrader course's autograded/)
+    timestamp: str | None = None  # the submission's timestamp.txt, if it has one
     cpus: float = 1.0  # the box's CPU share (cgroup quota), in cores
     alone: bool = False  # re-run with nothing else running (after a time-out or a lost worker)
 
@@ -81,6 +82,7 @@ class Result:
     awaiting: list[str] = field(default_factory=list)  # of ``manual``, those not graded yet
     late_penalty: float = 0.0
     timestamp: str | None = None  # when it was submitted (nbgrader's timestamp.txt), if known
+    unanswered: list[str] = field(default_factory=list)  # answer cells left as released
     problems: list[str] = field(default_factory=list)  # broken input, crashes, time-outs, in words
     flags: list[str] = field(default_factory=list)  # suspicious code, for review by hand
     verdicts: list[Verdict] = field(default_factory=list)

@@ -90,6 +90,11 @@ def write_feedback(r, path: Path) -> None:
         block.append("</div>")
         details.append("".join(block))
     notes = "".join(f"<div class='note'>{_e(p)}</div>" for p in r.problems)
+    if r.awaiting:
+        notes += (f"<div class='note'>{len(r.awaiting)} written answer(s) ({_e(', '.join(r.awaiting))}) will be "
+                  "graded by your instructor; the score above does not count them yet.</div>")
+    if r.late_penalty:
+        notes += f"<div class='note'>Submitted late: {r.late_penalty:g} point(s) deducted.</div>"
     errors = "".join(
         f"<div class='note'>Cell '{_e(c.cell)}' raised {_e(c.error)}: {_e(c.message)}</div>"
         for c in r.cell_errors if c.error != "NotImplementedError")
@@ -120,6 +125,14 @@ def write_report(results, path: Path, sandbox: str) -> None:
                or any(c.error not in (None, "NotImplementedError") for c in r.cell_errors)
                or any(_noteworthy(v) for v in r.verdicts)]
     lines.append(f"{len(results)} submission(s); {len(flagged)} with something to look at.")
+    waiting = sum(len(r.awaiting) for r in results)
+    if waiting:
+        lines.append(f"{waiting} written answer(s) in {sum(1 for r in results if r.awaiting)} submission(s) "
+                     "await a person (nbgrader formgrader: Manual Grading).")
+    late = [r for r in results if r.late_penalty]
+    if late:
+        lines.append(f"{len(late)} late submission(s) lost points by the course's late-penalty rule: "
+                     + ", ".join(f"{plain(r.student)} / {r.assignment} (-{r.late_penalty:g})" for r in late))
     lines.append("")
     for r in sorted(flagged, key=lambda r: (r.student, r.assignment)):
         lines.append(f"{plain(r.student)} / {r.assignment}: {r.score:g} / {r.max_score:g}")

@@ -26,7 +26,7 @@ from nbformat.v4 import new_code_cell
 
 from . import RELEASES, SOLUTIONS, autograded, kernel_side
 from .instructor import Assignment, Context
-from .intake import load_notebook, read_answers, suspicious
+from .intake import grade_id, load_notebook, read_answers, suspicious
 from .judge import UNDEFINED, Judgement, Pending, Proxy, run_test
 from .notebooks import nbgrader_meta
 from .records import CellError, Job, Result, Verdict
@@ -77,6 +77,18 @@ def intake(job: Job, a: Assignment) -> Submission:
     nb, problems = load_notebook(Path(job.path) if job.path else None, job.assignment)
     answers, more = read_answers(nb, a.solution_ids, {t.grade_id: t.source for t in a.tests})
     return Submission(nb, answers, ([job.note] if job.note else []) + problems + more, suspicious(answers))
+
+
+def unanswered(a: Assignment, nb: dict | None) -> list[str]:
+    """Answer cells (code or written) the student left as released, or deleted: nbgrader's
+    "No response." (a written answer left empty needs no person to grade it)."""
+    given = {}
+    for cell in (nb or {}).get("cells", []):
+        gid = grade_id(cell)
+        if gid in a.released and gid not in given:
+            src = cell.get("source", "")
+            given[gid] = "".join(src) if isinstance(src, list) else str(src)
+    return [gid for gid, src in a.released.items() if given.get(gid, src).strip() == src.strip()]
 
 
 # --- 2. compose ----------------------------------------------------------------------------
@@ -328,7 +340,10 @@ def grade_submission(job: Job | dict) -> Result:
     a = prep.assignment
     sub = intake(job, a)
     result = Result(job.student, job.assignment, 0.0, a.max_score, key=job.key, problems=sub.problems,
-                    flags=sub.flags, alone=job.alone)
+                    flags=sub.flags, alone=job.alone, timestamp=job.timestamp,
+                    unanswered=unanswered(a, sub.notebook), manual_max=sum(a.manual.values()))
+    result.manual = {gid: (0.0 if gid in result.unanswered else None) for gid in a.manual}
+    result.awaiting = [gid for gid, score in result.manual.items() if score is None]
     use_bwrap = job.sandbox and bwrap_works()[0]
     box = Box(Path(tempfile.mkdtemp(prefix=f"box-{job.assignment}-", dir=job.tmp)),
               BoxLimits(memory_mb=job.memory_mb, cpus=job.cpus))

@@ -68,7 +68,7 @@ def test_every_assignment_has_a_catalogue():
 def test_correct_answer_written_differently_gets_full_marks(aid, variant, graded):
     out, results = graded(aid)
     r = results[(f"ok-{variant}", aid)]
-    assert r.score == r.max_score, r.tests
+    assert r.auto_score == r.auto_max, r.tests
     autograded = nbformat.read(str(out / "course" / "autograded" / f"ok-{variant}" / aid / f"{aid}.ipynb"),
                                as_version=4)
     problems = [(o.get("ename"), o.get("name")) for c in autograded.cells for o in c.get("outputs", [])
@@ -81,7 +81,7 @@ def test_common_mistake_loses_points_and_is_named(aid, name, graded):
     out, results = graded(aid)
     wrong = CATALOGUES[aid].WRONG[name]
     r = results[(f"bad-{name}", aid)]
-    assert r.score < r.max_score
+    assert r.auto_score < r.auto_max
     for test in wrong.loses:
         assert r.tests[test] == 0, f"{test} did not catch {name}"
     feedback = (out / "feedback" / f"bad-{name}" / f"{aid}.html").read_text()

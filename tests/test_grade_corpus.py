@@ -249,7 +249,7 @@ def test_honest_submissions_keep_their_exact_scores(batches):
     _, alone, mixed = batches
     assert alone and all(mixed[k] == alone[k] for k in alone), \
         {k: (alone[k]["score"], mixed[k]["score"]) for k in alone if mixed[k] != alone[k]}
-    assert float(alone[("honest_perfect", Q)]["score"]) == float(alone[("honest_perfect", Q)]["max_score"])
+    assert float(alone[("honest_perfect", Q)]["auto_score"]) == float(alone[("honest_perfect", Q)]["auto_max"])
 
 
 def test_gradebook_and_export_agree_with_the_csv(batches):

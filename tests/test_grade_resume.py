@@ -24,7 +24,7 @@ CLASS = [(f"s{i}-{kind}", aid) for i, (kind, aid) in enumerate(
 
 def _scores(out):
     with open(out / "grades.csv") as f:
-        return {(r["student"], r["assignment"]): (float(r["score"]), float(r["max_score"]))
+        return {(r["student"], r["assignment"]): (float(r["auto_score"]), float(r["auto_max"]))
                 for r in csv.DictReader(f)}
 
 

@@ -21,19 +21,29 @@ def max_points(aid: str) -> float:
     return sum(c.metadata["nbgrader"]["points"] for c in graded_cells(nb).values())
 
 
+def manual_points(aid: str) -> dict[str, float]:
+    """Written answers graded by a person: grade_id -> points."""
+    nb = nbformat.read(str(SOLUTIONS / aid / f"{aid}.ipynb"), as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")}
+
+
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_solutions_autograde_to_full_marks(aid, sample_grading):
     _, results = sample_grading
     r = results[("perfect", aid)]
-    assert r.max_score == max_points(aid) > 0
-    assert r.score == r.max_score, r.tests
+    assert r.auto_max == max_points(aid) > 0
+    assert r.auto_score == r.auto_max, r.tests
+    # The written answers are answered, so they wait for a person; nothing else does.
+    assert sorted(r.awaiting) == sorted(manual_points(aid))
+    assert r.max_score == r.auto_max + sum(manual_points(aid).values()) and r.score == r.auto_score
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_release_scores_zero_on_every_test(aid, sample_grading):
     _, results = sample_grading
     r = results[("empty", aid)]
-    assert r.score == 0
+    assert r.score == 0 and r.awaiting == []  # an empty written answer is "No response.", no person needed
     assert set(r.tests) == set(results[("perfect", aid)].tests)
     assert all(score == 0 for score in r.tests.values()), r.tests
 
@@ -42,7 +52,7 @@ def test_release_scores_zero_on_every_test(aid, sample_grading):
 def test_partial_work_earns_partial_marks(aid, sample_grading):
     _, results = sample_grading
     r = results[("partial", aid)]
-    assert 0 < r.score < r.max_score, r.tests
+    assert 0 < r.auto_score < r.auto_max, r.tests
 
 
 def test_grades_csv_has_a_row_per_submission_and_a_column_per_test(sample_grading):
