@@ -11,8 +11,12 @@ PIP    := $(BIN)/python -m pip
 TORCH_INDEX := https://download.pytorch.org/whl/cpu
 PORT   ?= 8888
 TOKEN  ?=
-SUBMISSIONS ?= data/samples
-OUT    ?= grading
+# make grade: SUBMISSIONS (a folder or zip; default: the samples), OUT (default: grading/),
+# COURSE (an nbgrader course to grade into: its submitted/ and gradebook), STUDENT (only them).
+SUBMISSIONS ?=
+OUT    ?=
+COURSE ?=
+STUDENT ?=
 PYTEST_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -32,7 +36,8 @@ help:
 	@echo "make test       set up (once) and run every test"
 	@echo "make release    regenerate notebooks/ from solutions/ (nbgrader generate_assignment)"
 	@echo "make data       regenerate reference outputs and sample submissions from solutions/"
-	@echo "make grade      autograde SUBMISSIONS=<dir or zip> (default: samples) into OUT=<dir>"
+	@echo "make grade      autograde SUBMISSIONS=<dir or zip> (default: samples) into OUT=<dir>,"
+	@echo "                or COURSE=<nbgrader course> (its submitted/ into its gradebook); STUDENT=<id> for one"
 	@echo "make embeddings recompute data/embeddings.npz with the packaged model"
 	@echo "make lock       re-resolve every dependency into constraints.txt (after editing requirements*.txt)"
 
@@ -87,7 +92,8 @@ embeddings: $(COURSE_STAMP)
 
 grade: $(COURSE_STAMP)
 	@$(ENSURE_BWRAP)
-	$(BIN)/python -m autograder.grade $(SUBMISSIONS) --out $(OUT)
+	$(BIN)/python -m autograder.grade $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) \
+		$(if $(COURSE),--course $(COURSE)) $(foreach s,$(STUDENT),--student $(s))
 
 clean:
 	rm -rf $(VENV) grading test-output .pytest_cache

@@ -102,18 +102,26 @@ class Course:
                     f"(missing: {', '.join(sorted(tests[aid] - cells))}). Copy solutions/{aid} into "
                     f"{self.root}/source/ and run `nbgrader generate_assignment {aid} --force` there.")
 
-    def keep_submitted(self, student: str, aid: str, notebook: Path | None, timestamp: str | None) -> None:
-        """The grader's own course keeps what it graded in submitted/, as nbgrader's collect
-        would have (the formgrader lists submissions from there)."""
-        if not self.owned:
-            return
-        dest = self.root / "submitted" / student / aid
-        shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
-        if notebook is not None:
-            shutil.copyfile(notebook, dest / f"{aid}.ipynb")
-        if timestamp:
-            (dest / "timestamp.txt").write_text(timestamp)
+    def keep(self, student: str, aid: str, folder: Path, notebook: Path | None) -> None:
+        """What nbgrader's own collect and autograde would leave: the grader's own course keeps
+        what it graded in submitted/ (the formgrader lists submissions from there), and
+        autograded/ gets the submission's other files, as nbgrader's autograde copies them
+        (``timestamp.txt`` and ``submission_secret.txt`` are what ``generate_feedback`` and
+        ``release_feedback`` read). Only small regular files are copied, never links."""
+        extras = [p for p in sorted(folder.iterdir()) if p.suffix != ".ipynb" and p.is_file()
+                  and not p.is_symlink() and p.stat().st_size <= 2**20] if folder.is_dir() else []
+        targets = [self.root / "autograded" / student / aid]
+        if self.owned:
+            dest = self.root / "submitted" / student / aid
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.mkdir(parents=True)
+            if notebook is not None:
+                shutil.copyfile(notebook, dest / f"{aid}.ipynb")
+            targets.append(dest)
+        for target in targets:
+            target.mkdir(parents=True, exist_ok=True)
+            for extra in extras:
+                shutil.copyfile(extra, target / extra.name)
 
     # --- the gradebook -----------------------------------------------------------------------
 

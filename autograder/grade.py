@@ -364,7 +364,8 @@ def grade(submissions: Path | None, out: Path | None = None, timeout: int = 30, 
         by_job = {(j.student, j.assignment): j for j in todo}
         for r in fresh:
             job = by_job[(r.student, r.assignment)]
-            the_course.keep_submitted(r.student, r.assignment, Path(job.path) if job.path else None, job.timestamp)
+            the_course.keep(r.student, r.assignment, plan_.root / r.student / r.assignment,
+                            Path(job.path) if job.path else None)
         # Unchanged submissions keep their gradebook entries (and any grading by a person).
         missing = [r for r in cached if not the_course.has_submission(r.assignment, r.student)]
         the_course.write(fresh + missing, answers)
