@@ -35,6 +35,10 @@ from .variants import make_variant_check, variant_cases
 from .wire import Opaque, Reader, encode
 
 MAX_RESTARTS = 4
+# Given cells tagged "demo" only show something (an explorer widget, the real model on an
+# example) and define nothing a test or a later cell uses (tests/test_notebooks.py checks it):
+# grading does not run them, which saves each submission the seconds they cost.
+DEMO_TAG = "demo"
 MAX_ROUNDS = 4
 _contexts: dict = {}
 
@@ -120,6 +124,8 @@ def compose(a: Assignment, answers: dict[str, str], box: Box) -> Run:
             cell = new_code_cell(kernel_side.capture_cell(box.out, str(i), test.student_names),
                                  metadata={"nbgrader": dict(m)})
             kind = "capture"
+        elif DEMO_TAG in c.get("metadata", {}).get("tags", []):
+            continue  # it only shows something (a widget, a model's example); no test needs it
         else:
             cell = nbformat.from_dict(c)
             cell.outputs = []

@@ -68,3 +68,33 @@ def test_release_is_clean_for_students(aid):
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
     assert release.metadata.kernelspec.name == "python3"
+
+
+def _bound(source: str) -> set[str]:
+    """Every name a cell binds at top level: assignments, definitions and imports."""
+    import ast
+
+    from autograder.instructor import _defined_names, _strip_magics
+
+    fns, vars_ = _defined_names(source)
+    names = fns | vars_
+    for node in ast.parse(_strip_magics(source)).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_cells_the_grader_skips_define_nothing_anything_else_uses(aid):
+    """The grader does not run cells tagged "demo" (autograder/worker.py): if a test, an answer
+    or any later cell needed one of their names, grading would break."""
+    from autograder.instructor import _used_names
+
+    nb = nbformat.read(str(SOLUTIONS / aid / f"{aid}.ipynb"), as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if "demo" not in cell.metadata.get("tags", []):
+            continue
+        assert cell.cell_type == "code" and "nbgrader" not in cell.metadata, i
+        later = set().union(*[_used_names(c.source) for c in nb.cells[i + 1:]
+                              if c.cell_type == "code" and "demo" not in c.metadata.get("tags", [])])
+        assert not _bound(cell.source) & later, (i, _bound(cell.source) & later)
