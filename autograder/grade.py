@@ -293,6 +293,7 @@ def grade(submissions: Path | None, out: Path | None = None, timeout: int = 30, 
           lms_pattern: str = CANVAS) -> list[Result]:
     """Grade, record in the course's gradebook, write the outputs; returns every submission
     the gradebook holds for the assignments graded (this run's and earlier ones)."""
+    from .class_report import write_class_report, write_lms_table
     from .report import write_feedback, write_report
     from .sandbox import describe, sweep
 
@@ -376,6 +377,8 @@ def grade(submissions: Path | None, out: Path | None = None, timeout: int = 30, 
                        out / "feedback" / r.student / f"{r.assignment}.html")
     write_report(results, out / "report.txt", describe(sandbox))
     write_csv(results, out / "grades.csv")
+    write_class_report(results, out / "class_report.html")
+    write_lms_table(results, out / "grades_by_student.csv")
     the_course.export(out / "nbgrader_export.csv")
     return results
 
@@ -445,6 +448,7 @@ def _run_jobs(todo: list[Job], jobs: int, progress: bool, cores: int):
 
 def _lost_result(job: Job, first, second) -> Result:
     from .instructor import Assignment
+    from .pool import Lost
 
     a = Assignment.load(job.assignment, SOLUTIONS, RELEASES)
 
