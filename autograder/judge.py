@@ -146,9 +146,31 @@ def scrub(message: str) -> str:
     return _REAL.sub("…", message)
 
 
-def run_test(test: TestCell, ctx: Context, bindings: dict, judge: Judgement, variants) -> Verdict:
+_LIKELY = re.compile(r"Likely mistake: (.+)", re.S)
+
+
+def _diagnosis(diagnose, ns: dict, judge: Judgement) -> str:
+    """The catalogued mistake the student's function makes on the reference cases, if one
+    matches (``diagnose`` runs them and raises a CheckFailed naming it); else ''."""
+    judge.hiding = True  # the reference cases' inputs are hidden
+    try:
+        diagnose(ns)
+    except Pending:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a failure that names no mistake says nothing here
+        m = _LIKELY.search(str(exc))
+        return m.group(1).strip() if m else ""
+    finally:
+        judge.hiding = False
+    return ""
+
+
+def run_test(test: TestCell, ctx: Context, bindings: dict, judge: Judgement, variants,
+             diagnose=None) -> Verdict:
     """Run one instructor test cell here, with the student's names bound to their values;
-    then, if it passed, the student's function on fresh inputs (``variants``)."""
+    then, if it passed, the student's function on fresh inputs (``variants``). If a visible
+    check fails first, ``diagnose`` (the reference cases with their known mistakes) may still
+    name the mistake, so the student and the class report learn what it was."""
     ns = ctx.namespace(test.index, test.used)
     for name, value in bindings.items():
         if value is UNDEFINED:
@@ -174,7 +196,13 @@ def run_test(test: TestCell, ctx: Context, bindings: dict, judge: Judgement, var
             except Pending:
                 raise
             except BaseException as exc:  # noqa: BLE001 - the test failed, in whatever way
-                return _failed(verdict, part, exc, judge)
+                judge.hiding = False
+                failed = _failed(verdict, part, exc, judge)
+                if diagnose is not None and "Likely mistake:" not in failed.message:
+                    hint = _diagnosis(diagnose, ns, judge)
+                    if hint:
+                        failed.message += f"\nLikely mistake: {hint}"
+                return failed
             finally:
                 judge.hiding = False
     verdict.passed, verdict.score = True, test.points

@@ -282,6 +282,15 @@ def _answer_calls(kernel: Kernel, box: Box, run: Run, judge_: Judgement, reader:
                                     "(it exited, ran out of memory or segfaulted).")
 
 
+def _diagnose(aid: str, fn: str):
+    """Run the student's ``fn`` on the reference cases, which name known mistakes."""
+    def run(ns):
+        from attnlab.checks import check_reference
+
+        check_reference(ns[fn], aid, fn)
+    return run
+
+
 def judge(prep: Prepared, kernel: Kernel, box: Box, run: Run, reader: Reader, timeout: int,
           result: Result) -> list:
     """The verdicts of every test cell, judged here on values read back from the kernel."""
@@ -297,8 +306,9 @@ def judge(prep: Prepared, kernel: Kernel, box: Box, run: Run, reader: Reader, ti
             bindings = _bindings(test, captures[test.index], prep, judge_, reader)
             fn = test.grade_id[5:] if test.grade_id.startswith("test_") else None
             check = prep.variant_checks.get(fn) if fn in test.student_names else None
+            diagnose = _diagnose(a.aid, fn) if check is not None else None
             try:
-                verdicts.append(run_test(test, prep.context, bindings, judge_, check))
+                verdicts.append(run_test(test, prep.context, bindings, judge_, check, diagnose))
             except Pending:  # a call with nothing to fall back on: judged next round
                 verdicts.append(Verdict(test.grade_id, test.points, 0.0, False, message="(not judged yet)"))
             # Every call this test made that has no answer yet, whichever test asked first.
