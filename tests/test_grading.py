@@ -127,3 +127,21 @@ def test_make_grade_prints_the_table(tmp_path):
     for aid in ASSIGNMENTS:
         assert f"perfect  {aid}" in proc.stdout
     assert "grades:" in proc.stdout and (out / "grades.csv").exists()
+
+
+def test_a_folder_named_like_the_notebook_in_a_zip_is_graded_zero_and_the_batch_goes_on(tmp_path, sample_grading):
+    """A zip with a folder where the notebook should be (and an honest student beside it)."""
+    _, results = sample_grading
+    aid = ASSIGNMENTS[0]
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(f"mallory/{aid}/{aid}.ipynb/", "")
+        zf.writestr(f"mallory/{aid}/{aid}.ipynb/inside.txt", "not a notebook")
+        zf.write(ROOT / "data" / "samples" / "perfect" / aid / f"{aid}.ipynb", f"alice/{aid}/{aid}.ipynb")
+    out = tmp_path / "out"
+    assert grade_main([str(archive), "--out", str(out)]) == 0
+    with open(out / "grades.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert float(rows["mallory"]["score"]) == 0
+    assert float(rows["alice"]["auto_score"]) == results[("perfect", aid)].auto_score
+    assert "is a folder, not a notebook file" in (out / "report.txt").read_text()
