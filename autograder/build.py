@@ -213,6 +213,11 @@ def build_student_release(dest: Path, force: bool = False) -> list[Path]:
     if dest == REPO_ROOT or REPO_ROOT.is_relative_to(dest) or any(
             dest.is_relative_to(REPO_ROOT / d) for d in STUDENT_DIRS):
         raise ValueError(f"{dest} is, holds or lies inside what is copied: choose another folder")
+    # The releases are nbgrader's output; a hand-edited one must not carry an answer out.
+    leaks = [str(p.relative_to(REPO_ROOT)) for p in sorted(RELEASES.glob("*/*.ipynb"))
+             if re.search(r"BEGIN SOLUTION|BEGIN HIDDEN TESTS|check_reference\(", p.read_text())]
+    if leaks:
+        raise ValueError(f"{', '.join(leaks)} hold solutions or hidden tests: run `make release` first")
     present = sorted(p.name for p in dest.iterdir()) if dest.is_dir() else []
     if present and not force:
         raise FileExistsError(f"{dest} is not empty ({', '.join(present[:4])}"
@@ -238,11 +243,6 @@ def build_student_release(dest: Path, force: bool = False) -> list[Path]:
     (dest / ".gitignore").write_text(STUDENT_GITIGNORE)
 
     files = sorted(p for p in dest.rglob("*") if p.is_file() and p.relative_to(dest).parts[0] != ".git")
-    # The releases are nbgrader's output; a hand-edited one must not carry an answer out.
-    leaks = [str(p.relative_to(dest)) for p in files if p.suffix == ".ipynb"
-             and re.search(r"BEGIN SOLUTION|BEGIN HIDDEN TESTS|check_reference\(", p.read_text())]
-    if leaks:
-        raise RuntimeError(f"{leaks} hold solutions or hidden tests: run `make release` first")
 
     def describe(name):
         inside = [p for p in files if p.relative_to(dest).parts[0] == name]

@@ -106,7 +106,12 @@ def test_make_lab_has_no_instructor_extensions(tmp_path):
 
 @pytest.mark.slow
 def test_make_formgrader_has_them_for_the_instructor(tmp_path):
-    with serving(["make", "-s", "formgrader", *LAB_ARGS], ROOT, tmp_path / "lab.log") as get:
+    # In a copy of the course: the formgrader writes its gradebook.db into the course folder.
+    course, venv = tmp_path / "course", Path(sys.prefix)
+    shutil.copytree(ROOT, course, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "grading", "test-output", ".pytest_cache", "__pycache__", "*.egg-info", "gradebook.db"))
+    command = ["make", "-s", "-o", f"{venv}/.course-installed", f"VENV={venv}", "formgrader", *LAB_ARGS]
+    with serving(command, course, tmp_path / "lab.log") as get:
         offers = what_lab_offers(get)
         assert offers["installed"] and not offers["disabled"] and offers["enabled in the extension manager"]
         # The formgrader answers and sees this folder as nbgrader's course (source: solutions/).
@@ -115,6 +120,7 @@ def test_make_formgrader_has_them_for_the_instructor(tmp_path):
         assert status == 200
         names = {a["name"] for a in json.loads(body)}
         assert {p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()} <= names
+    assert (course / "gradebook.db").exists()
 
 
 def postbuild_disables() -> tuple[set[str], set[str]]:
@@ -250,6 +256,20 @@ def test_make_lab_in_the_copy_installs_as_the_course_does(copy, tmp_path):
         assert make_n(target, cwd=copy).returncode != 0, target
     help_text = subprocess.run(["make", "-s"], cwd=copy, capture_output=True, text=True).stdout
     assert re.findall(r"^make (\S+)", help_text, flags=re.M) == ["lab", "clean"]
+
+
+@pytest.mark.slow
+def test_make_lab_in_the_copy_serves_its_notebooks_without_instructor_extensions(copy, tmp_path):
+    # This venv, never rebuilt (-o): the copy's install steps are the course's (test above).
+    venv = Path(sys.prefix)
+    command = ["make", "-s", "-o", f"{venv}/.course-installed", f"VENV={venv}", "lab", *LAB_ARGS]
+    with serving(command, copy, tmp_path / "lab.log") as get:
+        assert what_lab_offers(get) == STUDENT_VIEW
+        status, listing = get("/api/contents/notebooks")
+        assert status == 200
+        assert sorted(c["name"] for c in json.loads(listing)["content"]) == sorted(
+            p.name for p in (copy / "notebooks").iterdir())
+        assert get("/api/contents/solutions")[0] == 404
 
 
 def test_the_students_readme(copy):
