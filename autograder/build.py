@@ -246,7 +246,7 @@ def build_student_release(dest: Path, force: bool = False) -> list[Path]:
 
     def describe(name):
         inside = [p for p in files if p.relative_to(dest).parts[0] == name]
-        return f"{name}/ ({len(inside)} files)" if (dest / name).is_dir() else name
+        return f"{name}/ ({len(inside)} file{'s' * (len(inside) != 1)})" if (dest / name).is_dir() else name
     top = sorted({p.relative_to(dest).parts[0] for p in files})
     left_out = sorted({n for n in os.listdir(REPO_ROOT) if n not in top and not junk("", [n])}
                       | {f"data/{d}" for d in PRIVATE_DATA if (DATA / d).exists()})
