@@ -42,7 +42,6 @@ import csv
 import hashlib
 import os
 import secrets
-import shutil
 import sys
 import tempfile
 import threading

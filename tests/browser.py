@@ -36,6 +36,48 @@ def free_port() -> int:
 
 
 @contextmanager
+def serving(command, cwd: Path, log: Path, env: dict | None = None, timeout: float = 120,
+            token: str = "attnlab-test"):
+    """Run a command (a list, or a shell string) that starts a Jupyter server on the port and
+    token it is given as ``{port}`` and ``{token}``; wait until it answers; yield a getter
+    ``get(path) -> (status, body)`` whose ``port`` attribute is the port. Stops it afterwards."""
+    import signal
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    shell = isinstance(command, str)
+    command = (command.format(port=port, token=token) if shell
+               else [c.format(port=port, token=token) for c in command])
+    proc = subprocess.Popen(command, cwd=cwd, env=env, shell=shell, stdout=open(log, "w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def get(path: str) -> tuple[int, bytes]:
+        sep = "&" if "?" in path else "?"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}{sep}token={token}", timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as err:
+            return err.code, b""
+    get.port = port
+
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=5)
+                break
+            except OSError:
+                assert proc.poll() is None, Path(log).read_text()[-3000:]
+                assert time.time() < deadline, "the Jupyter server did not answer"
+                time.sleep(0.5)
+        yield get
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+@contextmanager
 def jupyter_lab(root: Path, log: Path):
     """A real `jupyter lab` serving ``root`` on a free local port; yields (base_url, token)."""
     bin_dir = Path(sys.executable).parent

@@ -162,3 +162,22 @@ def sample_grading(tmp_path_factory):
     out = tmp_path_factory.mktemp("grading")
     results = grade(ROOT / "data" / "samples", out)
     return out, {(r.student, r.assignment): r for r in results}
+
+
+def perfect_submission(aid: str):
+    """The release with every answer (code) filled in from the solution: a correct student."""
+    from autograder.notebooks import fill, read, solution_cells
+
+    solution = read(SOLUTIONS / aid / f"{aid}.ipynb")
+    return fill(read(RELEASES / aid / f"{aid}.ipynb"), solution, list(solution_cells(solution)))
+
+
+def submission_with(aid: str, **cells):
+    """A correct student's notebook with the given answer cells (grade_id=source) changed."""
+    from autograder.notebooks import solution_cells
+
+    nb = perfect_submission(aid)
+    answers = solution_cells(nb)
+    for gid, src in cells.items():
+        answers[gid].source = src
+    return nb

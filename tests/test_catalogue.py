@@ -13,21 +13,15 @@ import re
 import nbformat
 import pytest
 
-from autograder import RELEASES, SOLUTIONS
 from autograder.grade import grade
-from autograder.notebooks import fill, read, solution_cells
 from catalogue import catalogues
+from conftest import submission_with
 
 CATALOGUES = catalogues()
 
 
 def _submission(aid: str, cells: dict[str, str]):
-    solution = read(SOLUTIONS / aid / f"{aid}.ipynb")
-    nb = fill(read(RELEASES / aid / f"{aid}.ipynb"), solution, list(solution_cells(solution)))
-    stubs = solution_cells(nb)
-    for gid, source in cells.items():
-        stubs[gid].source = source.strip()
-    return nb
+    return submission_with(aid, **{gid: source.strip() for gid, source in cells.items()})
 
 
 _graded: dict = {}

@@ -26,7 +26,7 @@ import pytest
 
 from attnlab.checks import check_reference
 from autograder import SOLUTIONS
-from autograder.notebooks import SUPPORT_TAG, nbgrader_meta, read, solution_cells, strip_markers
+from autograder.notebooks import SUPPORT_TAG, read, solution_cells, strip_markers
 from autograder.spec import exercise_modules
 from catalogue import catalogues
 

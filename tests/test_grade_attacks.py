@@ -25,9 +25,9 @@ import pytest
 from autograder import RELEASES, SOLUTIONS
 from autograder.grade import main as grade_main
 from autograder.instructor import Assignment, Context
-from autograder.notebooks import fill, read, solution_cells
+from autograder.notebooks import read
 from autograder.sandbox import Box, BoxLimits, bwrap_works
-from conftest import ROOT
+from conftest import ROOT, perfect_submission, submission_with
 
 Q, M = "03_qkv_by_hand", "06_masking"
 SAMPLES = ROOT / "data" / "samples"
@@ -36,19 +36,6 @@ SITE = Path(np.__file__).resolve().parent.parent
 XSS = '<script>alert("attnlab-xss")</script>'
 SOFTMAX = "import numpy as np\n\ndef softmax(x, axis=-1):\n    x = np.asarray(x)\n" \
           "    e = np.exp(x - x.max(axis=axis, keepdims=True))\n    return e / e.sum(axis=axis, keepdims=True)\n"
-
-
-def perfect(aid):
-    solution = read(SOLUTIONS / aid / f"{aid}.ipynb")
-    return fill(read(RELEASES / aid / f"{aid}.ipynb"), solution, list(solution_cells(solution)))
-
-
-def with_cells(aid, **cells):
-    nb = perfect(aid)
-    stubs = solution_cells(nb)
-    for gid, src in cells.items():
-        stubs[gid].source = src
-    return nb
 
 
 def step1(code: str) -> str:
@@ -137,7 +124,7 @@ except OSError:
 print("STARTED", len(started))
 for p in started:
     p.kill()''')
-    hog = with_cells(Q, step1_scores=step1('''
+    hog = submission_with(Q, step1_scores=step1('''
 import subprocess, sys
 spinners = []
 for _ in range(12):
@@ -150,45 +137,45 @@ for _ in range(12):
     hidden_wrong = SOFTMAX.replace("    x = np.asarray(x)\n", "    x = np.asarray(x)\n    if x.ndim >= 3:\n"
                                    "        return np.full(x.shape, 0.123456)\n")
     lookup, _ = _lookup_table_padding_mask()
-    old = json.loads(nbformat.writes(nbformat.convert(perfect(Q), 3), version=3))
-    html = with_cells(Q, step1_scores=step1(f"from IPython.display import HTML, display\ndisplay(HTML({XSS!r}))"))
+    old = json.loads(nbformat.writes(nbformat.convert(perfect_submission(Q), 3), version=3))
+    html = submission_with(Q, step1_scores=step1(f"from IPython.display import HTML, display\ndisplay(HTML({XSS!r}))"))
     html.cells.insert(1, nbformat.v4.new_markdown_cell(f"My notes {XSS} [x](javascript:alert(1))"))
     return {
-        "escape_symlinks": (Q, with_cells(Q, softmax=escape), ["test_softmax", "test_scaled_dot_product_attention"],
+        "escape_symlinks": (Q, submission_with(Q, softmax=escape), ["test_softmax", "test_scaled_dot_product_attention"],
                             "crashed the Python kernel"),
-        "reply_bomb": (Q, with_cells(Q, softmax=reply_bomb), ["test_softmax", "test_scaled_dot_product_attention"],
+        "reply_bomb": (Q, submission_with(Q, softmax=reply_bomb), ["test_softmax", "test_scaled_dot_product_attention"],
                        "limits"),
-        "regex_stall": (Q, with_cells(Q, softmax=SOFTMAX + "# " + "np." * 20_000), [], None),
-        "huge_answer": (Q, with_cells(Q, softmax=SOFTMAX + "# " + "np." * 350_000),
+        "regex_stall": (Q, submission_with(Q, softmax=SOFTMAX + "# " + "np." * 20_000), [], None),
+        "huge_answer": (Q, submission_with(Q, softmax=SOFTMAX + "# " + "np." * 350_000),
                         ["test_softmax", "test_scaled_dot_product_attention"], "over 64,000 characters"),
-        "memory_children": (Q, with_cells(Q, step1_scores=children), None, "imports a system module"),
-        "tmp_flood": (Q, with_cells(Q, step1_scores=step1(flood.format(where='"/tmp"'))), [], "reads or writes files"),
+        "memory_children": (Q, submission_with(Q, step1_scores=children), None, "imports a system module"),
+        "tmp_flood": (Q, submission_with(Q, step1_scores=step1(flood.format(where='"/tmp"'))), [], "reads or writes files"),
         # It fills the scratch space its own results go to: it loses them, and is told why.
-        "scratch_flood": (Q, with_cells(Q, step1_scores=step1(flood.format(where='"."'))), None, "scratch space"),
-        "fork_many": (Q, with_cells(Q, step1_scores=fork), [], "imports a system module"),
+        "scratch_flood": (Q, submission_with(Q, step1_scores=step1(flood.format(where='"."'))), None, "scratch space"),
+        "fork_many": (Q, submission_with(Q, step1_scores=fork), [], "imports a system module"),
         "cpu_hog": (Q, hog, [], "imports a system module"),
-        "display_flood": (Q, with_cells(Q, step1_scores=step1(
+        "display_flood": (Q, submission_with(Q, step1_scores=step1(
             "from IPython.display import display\ndisplay({'text/plain': 'x' * 150_000_000}, raw=True)")),
             [], "cut off"),
-        "error_flood": (Q, with_cells(Q, step2_scale="raise ValueError('y' * 150_000_000)"),
+        "error_flood": (Q, submission_with(Q, step2_scale="raise ValueError('y' * 150_000_000)"),
                         ["test_step2_scale", "test_step3_softmax", "test_step4_context"], "step2_scale"),
         "folder_notebook": (Q, "folder", "all", "is a folder"),
         "html_injection": (Q, html, [], "IPython"),
-        "terminal_escapes": (Q, with_cells(Q, step2_scale=(
+        "terminal_escapes": (Q, submission_with(Q, step2_scale=(
             "raise ValueError('\\x1b[2K\\r\\nhonest_perfect / 03_qkv_by_hand: 9 / 9\\n\\x1b]0;pwned\\x07')")),
             ["test_step2_scale", "test_step3_softmax", "test_step4_context"], "ValueError"),
         "nbformat3": (Q, json.dumps(old).encode(), [], None),
-        "lookup_table": (M, with_cells(M, padding_mask=lookup), ["test_padding_mask"], None),
+        "lookup_table": (M, submission_with(M, padding_mask=lookup), ["test_padding_mask"], None),
         # (scaled_dot_product_attention calls the student's softmax, so it fails too)
-        "hidden_raise": (Q, with_cells(Q, softmax=hidden_raise), ["test_softmax", "test_scaled_dot_product_attention"],
+        "hidden_raise": (Q, submission_with(Q, softmax=hidden_raise), ["test_softmax", "test_scaled_dot_product_attention"],
                          None),
-        "hidden_wrong": (Q, with_cells(Q, softmax=hidden_wrong), ["test_softmax", "test_scaled_dot_product_attention"],
+        "hidden_wrong": (Q, submission_with(Q, softmax=hidden_wrong), ["test_softmax", "test_scaled_dot_product_attention"],
                          None),
     }
 
 
 HONEST = [("perfect", Q), ("partial", Q), ("empty", Q), ("perfect", M)]
-SLOW = with_cells(Q, step1_scores=step1(
+SLOW = submission_with(Q, step1_scores=step1(
     "import time\nt0 = time.process_time()\nwhile time.process_time() - t0 < 4:  # correct, but slow\n    pass"))
 
 

@@ -17,11 +17,10 @@ import sqlite3
 import nbformat
 import pytest
 
-from autograder import RELEASES, SOLUTIONS
 from autograder.grade import main as grade_main
-from autograder.notebooks import fill, read, solution_cells
+from autograder.notebooks import read
 from autograder.sandbox import bwrap_works
-from conftest import ROOT
+from conftest import ROOT, perfect_submission, submission_with
 
 Q = "03_qkv_by_hand"
 E = "01_embeddings"
@@ -31,26 +30,13 @@ TIMEOUT = "3"
 WRONG_SOFTMAX = "def softmax(x, axis=-1):\n    return np.asarray(x, dtype=float)\n"
 
 
-def perfect(aid):
-    solution = read(SOLUTIONS / aid / f"{aid}.ipynb")
-    return fill(read(RELEASES / aid / f"{aid}.ipynb"), solution, list(solution_cells(solution)))
-
-
-def with_cells(aid, **cells):
-    nb = perfect(aid)
-    stubs = solution_cells(nb)
-    for gid, src in cells.items():
-        stubs[gid].source = src
-    return nb
-
-
 def _tests(nb):
     return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
             and not c.metadata["nbgrader"].get("solution")]
 
 
 def edited_tests():
-    nb = with_cells(Q, softmax=WRONG_SOFTMAX)
+    nb = submission_with(Q, softmax=WRONG_SOFTMAX)
     for c in _tests(nb):
         c.source = "pass"
         c.metadata["nbgrader"]["points"] = 100
@@ -58,7 +44,7 @@ def edited_tests():
 
 
 def deleted_tests():
-    nb = with_cells(Q, softmax=WRONG_SOFTMAX)
+    nb = submission_with(Q, softmax=WRONG_SOFTMAX)
     nb.cells = [c for c in nb.cells if c not in _tests(nb)]
     for c in nb.cells:  # and strip every other cell's nbgrader metadata but the answers'
         if not c.metadata.get("nbgrader", {}).get("solution"):
@@ -67,13 +53,13 @@ def deleted_tests():
 
 
 def deleted_cell():
-    nb = perfect(Q)
+    nb = perfect_submission(Q)
     nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "softmax"]
     return nb
 
 
 def duplicated_cell():
-    nb = perfect(Q)
+    nb = perfect_submission(Q)
     i = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "step1_scores")
     copy = nbformat.from_dict(nb.cells[i])
     copy.source = "scores = K @ q * 0  # a later, wrong copy"
@@ -100,40 +86,40 @@ def softmax(x, axis=-1):
 # name -> (assignment, notebook or bytes or (filename, notebook), tests that must score 0,
 #          tests that must keep full marks (None: all the others), words the report must use)
 CORPUS = {
-    "loop_in_function": (Q, with_cells(Q, softmax="def softmax(x, axis=-1):\n    while True:\n        pass"),
+    "loop_in_function": (Q, submission_with(Q, softmax="def softmax(x, axis=-1):\n    while True:\n        pass"),
                          ["test_softmax", "test_scaled_dot_product_attention"], None, "time limit"),
-    "loop_at_top_level": (Q, with_cells(Q, step1_scores="while True:\n    pass\nscores = K @ q"),
+    "loop_at_top_level": (Q, submission_with(Q, step1_scores="while True:\n    pass\nscores = K @ q"),
                           ["test_step1_scores", "test_step2_scale", "test_step3_softmax",
                            "test_step4_context"], None, "did not finish"),
-    "os_exit": (Q, with_cells(Q, softmax="import os\nos._exit(1)"),
+    "os_exit": (Q, submission_with(Q, softmax="import os\nos._exit(1)"),
                 ["test_softmax", "test_scaled_dot_product_attention"], None, "crashed the Python kernel"),
-    "segfault": (Q, with_cells(Q, scaled_dot_product_attention="import ctypes\nctypes.string_at(0)"),
+    "segfault": (Q, submission_with(Q, scaled_dot_product_attention="import ctypes\nctypes.string_at(0)"),
                  ["test_scaled_dot_product_attention"], None, "crashed the Python kernel"),
-    "memory_bomb": (Q, with_cells(Q, softmax="def softmax(x, axis=-1):\n    hog = bytearray(64 * 2**30)\n"
+    "memory_bomb": (Q, submission_with(Q, softmax="def softmax(x, axis=-1):\n    hog = bytearray(64 * 2**30)\n"
                                             "    return x"),
                     ["test_softmax", "test_scaled_dot_product_attention"], None, "MemoryError"),
-    "output_flood": (Q, with_cells(Q, step1_scores="for i in range(100000):\n    print('spam' * 40)\n"
+    "output_flood": (Q, submission_with(Q, step1_scores="for i in range(100000):\n    print('spam' * 40)\n"
                                                    "scores = K @ q"), [], None, "cut off"),
-    "sys_exit": (Q, with_cells(Q, step2_scale="import sys\nsys.exit()"),
+    "sys_exit": (Q, submission_with(Q, step2_scale="import sys\nsys.exit()"),
                  ["test_step2_scale", "test_step3_softmax", "test_step4_context"], None, "SystemExit"),
     "deleted_cell": (Q, deleted_cell(), ["test_softmax", "test_scaled_dot_product_attention"], None,
                      "missing"),
     "duplicated_cell": (Q, duplicated_cell(), [], None, "more than once"),
-    "corrupted_file": (Q, nbformat.writes(perfect(Q))[:5000].encode(), "all", [], "not readable JSON"),
+    "corrupted_file": (Q, nbformat.writes(perfect_submission(Q))[:5000].encode(), "all", [], "not readable JSON"),
     "not_json": (Q, b"%PDF-1.4\x00\x01 binary junk", "all", [], "not readable JSON"),
-    "wrong_name": (Q, (f"{Q} (1).ipynb", perfect(Q)), [], None, "instead of"),
-    "patch_numpy": (Q, with_cells(Q, softmax="import numpy as np\nnp.allclose = lambda *a, **k: True\n"
+    "wrong_name": (Q, (f"{Q} (1).ipynb", perfect_submission(Q)), [], None, "instead of"),
+    "patch_numpy": (Q, submission_with(Q, softmax="import numpy as np\nnp.allclose = lambda *a, **k: True\n"
                                              "np.isfinite = lambda x: np.ones(np.shape(x), bool)\n"
                                              "np.testing.assert_allclose = lambda *a, **k: None\n" + WRONG_SOFTMAX),
                     ["test_softmax", "test_scaled_dot_product_attention"], None, "numpy"),
-    "patch_builtins": (Q, with_cells(Q, softmax="import builtins\nbuiltins.AssertionError = KeyboardInterrupt\n"
+    "patch_builtins": (Q, submission_with(Q, softmax="import builtins\nbuiltins.AssertionError = KeyboardInterrupt\n"
                                                 "builtins.isinstance = lambda *a: True\n"
                                                 "builtins.print = lambda *a, **k: None\n" + WRONG_SOFTMAX),
                        ["test_softmax", "test_scaled_dot_product_attention"], None, "builtins"),
-    "patch_assertionerror": (Q, with_cells(Q, softmax="AssertionError = SystemExit\n"
+    "patch_assertionerror": (Q, submission_with(Q, softmax="AssertionError = SystemExit\n"
                                                       "class CheckFailed(Exception): pass\n" + WRONG_SOFTMAX),
                              ["test_softmax", "test_scaled_dot_product_attention"], None, "AssertionError"),
-    "patch_checks": (Q, with_cells(Q, softmax="import attnlab.checks as c\n"
+    "patch_checks": (Q, submission_with(Q, softmax="import attnlab.checks as c\n"
                                               "for n in ['check_close', 'check_reference', 'check_shape', "
                                               "'check_rows_sum_to_one', '_fail', 'call']:\n"
                                               "    setattr(c, n, lambda *a, **k: None)\n"
@@ -141,7 +127,7 @@ CORPUS = {
                                               "check_rows_sum_to_one = call = lambda *a, **k: None\n"
                                               + WRONG_SOFTMAX),
                      ["test_softmax", "test_scaled_dot_product_attention"], None, "checks"),
-    "patch_ipython": (Q, with_cells(Q, softmax="ip = get_ipython()\n"
+    "patch_ipython": (Q, submission_with(Q, softmax="ip = get_ipython()\n"
                                                "ip.set_custom_exc((BaseException,), lambda *a, **k: None)\n"
                                                "ip.showtraceback = lambda *a, **k: None\n" + WRONG_SOFTMAX),
                       ["test_softmax", "test_scaled_dot_product_attention"], None, "IPython"),
@@ -149,14 +135,14 @@ CORPUS = {
                           "Test cells edited"),
     "deleted_test_cells": (Q, deleted_tests(), ["test_softmax", "test_scaled_dot_product_attention"], None,
                            "Test cells deleted"),
-    "reads_reference": (Q, with_cells(Q, softmax=READ_REFERENCE),
+    "reads_reference": (Q, submission_with(Q, softmax=READ_REFERENCE),
                         ["test_softmax", "test_scaled_dot_product_attention"], None, "reference"),
-    "writes_other_student": (Q, with_cells(Q, step1_scores=(
+    "writes_other_student": (Q, submission_with(Q, step1_scores=(
         "import glob, os\nfor p in glob.glob('../../*/*/*.ipynb') + glob.glob('../../../*/*/*.ipynb') + "
         "glob.glob('/tmp/*/*/*/*/*.ipynb') + glob.glob('/tmp/*/*/*/*/*/*.ipynb'):\n"
         "    try:\n        open(p, 'w').write('{}')\n    except Exception:\n        pass\n"
         "scores = K @ q")), [], None, "reads or writes files"),
-    "patch_numpy_01": (E, with_cells(E, cosine_similarity=(
+    "patch_numpy_01": (E, submission_with(E, cosine_similarity=(
         "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n"
         "def cosine_similarity(a, b):\n    return float(np.dot(a, b))")), ["test_cosine_similarity"], None,
         "numpy"),

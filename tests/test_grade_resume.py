@@ -28,17 +28,22 @@ def _scores(out):
                 for r in csv.DictReader(f)}
 
 
+def _write_class(subs):
+    """CLASS in nbgrader's layout, each student's notebook the sample of their kind."""
+    for student, aid in CLASS:
+        kind = student.split("-")[1]
+        (subs / student / aid).mkdir(parents=True)
+        nbformat.write(read(SAMPLES / kind / aid / f"{aid}.ipynb"), str(subs / student / aid / f"{aid}.ipynb"))
+    return subs
+
+
 def _count(out):
     db = sqlite3.connect(out / "course" / "gradebook.db")
     return db.execute("select count(*) from submitted_assignment").fetchone()[0]
 
 
 def test_kill_then_resume_continues_and_regrading_one_is_cheap(tmp_path, capsys):
-    subs, out = tmp_path / "class", tmp_path / "out"
-    for student, aid in CLASS:
-        kind = student.split("-")[1]
-        (subs / student / aid).mkdir(parents=True)
-        nbformat.write(read(SAMPLES / kind / aid / f"{aid}.ipynb"), str(subs / student / aid / f"{aid}.ipynb"))
+    subs, out = _write_class(tmp_path / "class"), tmp_path / "out"
 
     proc = subprocess.Popen([sys.executable, "-m", "autograder.grade", str(subs), "--out", str(out),
                              "--jobs", "1", "--timeout", "10"], cwd=ROOT, start_new_session=True,
@@ -90,11 +95,7 @@ def test_ctrl_c_stops_every_worker_and_a_rerun_keeps_the_finished_work(tmp_path,
     """Ctrl-C as a terminal sends it (SIGINT to the whole process group): exit 130, no worker,
     kernel, box or mount left behind; then a new submission arrives and the re-run grades it
     and only it plus what was unfinished."""
-    subs, out = tmp_path / "class", tmp_path / "out"
-    for student, aid in CLASS:
-        kind = student.split("-")[1]
-        (subs / student / aid).mkdir(parents=True)
-        nbformat.write(read(SAMPLES / kind / aid / f"{aid}.ipynb"), str(subs / student / aid / f"{aid}.ipynb"))
+    subs, out = _write_class(tmp_path / "class"), tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "autograder.grade", str(subs), "--out", str(out),
                              "--jobs", "2", "--timeout", "10"], cwd=ROOT, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

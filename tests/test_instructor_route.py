@@ -13,11 +13,9 @@ import csv
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -175,47 +173,24 @@ def test_a_persons_grading_survives_a_rerun_and_a_resubmission_regrades_only_tha
         assert gb.find_grade("reflect_explain_steps", AID, AID, "alice").manual_score == 2.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def test_the_formgrader_lists_and_opens_every_submission(term, tmp_path):
+    from browser import serving
 
-
-def test_the_formgrader_lists_and_opens_every_submission(term):
     course = term["course"]
-    port, token = _free_port(), "formgrader-test"
-    proc = subprocess.Popen([str(BIN / "jupyter"), "server", "--no-browser", f"--port={port}",
-                             "--ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}",
-                             f"--ServerApp.root_dir={course}",
-                             "--ServerApp.jpserver_extensions={'nbgrader.server_extensions.formgrader': True}"],
-                            cwd=course, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def get(path: str):
-        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"token {token}"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.read().decode()
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                assignments = json.loads(get("/formgrader/api/assignments"))
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(1)
-        (row,) = [a for a in assignments if a["name"] == AID]
-        assert row["num_submissions"] == 3
-        subs = json.loads(get(f"/formgrader/api/submitted_notebooks/{AID}/{AID}"))
+    command = [str(BIN / "jupyter"), "server", "--no-browser", "--port={port}", "--ip=127.0.0.1",
+               "--allow-root", "--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}",
+               "--ServerApp.jpserver_extensions={'nbgrader.server_extensions.formgrader': True}"]
+    with serving(command, course, tmp_path / "server.log", env=ENV) as get:
+        status, body = get("/formgrader/api/assignments")
+        (row,) = [a for a in json.loads(body) if a["name"] == AID]
+        assert status == 200 and row["num_submissions"] == 3
+        subs = json.loads(get(f"/formgrader/api/submitted_notebooks/{AID}/{AID}")[1])
         assert sorted(s["student"] for s in subs) == ["alice", "bob", "carol"]
         alice = next(s for s in subs if s["student"] == "alice")
-        page = get(f"/formgrader/submissions/{alice['id']}")  # the page a person grades on
+        status, page = get(f"/formgrader/submissions/{alice['id']}")  # the page a person grades on
         written = written_answers(read(SOLUTIONS / AID / f"{AID}.ipynb"))["reflect_explain_steps"]
         first_words = " ".join(written.source.split("### BEGIN SOLUTION")[-1].split()[:4])
-        assert "reflect_explain_steps" in page and first_words in page
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        assert status == 200 and "reflect_explain_steps" in page.decode() and first_words in page.decode()
 
 
 def test_an_lms_download_grades_the_same_as_nbgraders_layout(term, tmp_path):

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -255,32 +254,16 @@ def test_readme_without_make_sets_up_serves_and_tests_the_course(tmp_path):
                          text=True, env=env).stdout.strip()
     assert out == "2.13.0+cpu None []", out
 
-    from browser import free_port
+    from browser import serving
 
-    port, token = free_port(), "no-make-test"
-    lab = unix[-1] + f" --no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token}"
+    lab = unix[-1] + " --no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token}"
     if os.geteuid() == 0:
         lab += " --allow-root"  # Jupyter refuses root otherwise; the README's user is not root
-    proc = subprocess.Popen(lab, shell=True, cwd=course, env=env, stdout=open(tmp_path / "lab.log", "w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                listing = json.load(urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/api/contents/?token={token}", timeout=5))
-                break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "lab.log").read_text()[-2000:]
-                assert time.time() < deadline, "jupyter lab did not answer"
-                time.sleep(0.5)
+    with serving(lab, course, tmp_path / "lab.log", env=env, token="no-make-test") as get:
+        listing = json.loads(get("/api/contents/")[1])
         assert sorted(c["name"] for c in listing["content"] if c["type"] == "directory") == ASSIGNMENTS
-        nb = json.load(urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/api/contents/01_embeddings/01_embeddings.ipynb?token={token}", timeout=10))
+        nb = json.loads(get("/api/contents/01_embeddings/01_embeddings.ipynb")[1])
         assert nb["type"] == "notebook" and nb["content"]["cells"]
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
     for command in tests[:-1]:
         run(command)
@@ -289,32 +272,18 @@ def test_readme_without_make_sets_up_serves_and_tests_the_course(tmp_path):
 
 def test_make_lab_serves_the_course(tmp_path):
     """`make lab` starts a JupyterLab that lists the student notebooks, with the given token."""
-    from browser import free_port
+    from browser import serving
 
-    port = free_port()
-    proc = subprocess.Popen(["make", "-s", "lab", f"PORT={port}", "TOKEN=lab-test"], cwd=ROOT,
-                            stdout=open(tmp_path / "lab.log", "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}/api/contents/notebooks?token=lab-test"
-        deadline = time.time() + 120
-        while True:
-            try:
-                listing = json.load(urllib.request.urlopen(url, timeout=5))
-                break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "lab.log").read_text()[-2000:]
-                assert time.time() < deadline, "jupyter lab did not answer"
-                time.sleep(0.5)
+    with serving(["make", "-s", "lab", "PORT={port}", "TOKEN={token}"], ROOT, tmp_path / "lab.log",
+                 token="lab-test") as get:
+        status, body = get("/api/contents/notebooks")
+        listing = json.loads(body)
         assert sorted(c["name"] for c in listing["content"] if c["type"] == "directory") == ASSIGNMENTS
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token=lab-test", timeout=10) as page:
-            assert page.status == 200 and b"JupyterLab" in page.read()
+        status, page = get("/lab")
+        assert status == 200 and b"JupyterLab" in page
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/notebooks?token=wrong", timeout=5)
+            urllib.request.urlopen(f"http://127.0.0.1:{get.port}/api/contents/notebooks?token=wrong", timeout=5)
             raise AssertionError("a wrong token was accepted")
         except urllib.error.HTTPError as err:
             assert err.code == 403
-        assert f"http://127.0.0.1:{port}/lab" in (tmp_path / "lab.log").read_text()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        assert f"http://127.0.0.1:{get.port}/lab" in (tmp_path / "lab.log").read_text()

@@ -12,21 +12,16 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
-import time
-import urllib.error
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
-from browser import free_port
+from browser import serving
 from conftest import ROOT, errors, execute, stderr_text
 
 BIN = Path(sys.executable).parent
@@ -40,38 +35,6 @@ NBGRADER_PAGES = ["/formgrader", "/formgraders", "/courses", "/assignments"]
 
 
 # --- a real JupyterLab, and what it serves ------------------------------------------------------
-
-@contextmanager
-def serving(command: list[str], cwd: Path, log: Path, env: dict | None = None, timeout: float = 120):
-    """Run a command that starts a Jupyter server on the port it is given; yield a getter."""
-    port, token = free_port(), "release-test"
-    command = [c.format(port=port, token=token) for c in command]
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-    def get(path: str) -> tuple[int, bytes]:
-        sep = "&" if "?" in path else "?"
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}{sep}token={token}", timeout=10) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as err:
-            return err.code, b""
-
-    try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=5)
-                break
-            except OSError:
-                assert proc.poll() is None, log.read_text()[-3000:]
-                assert time.time() < deadline, "the Jupyter server did not answer"
-                time.sleep(0.5)
-        yield get
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-
 
 def what_lab_offers(get) -> dict:
     """The nbgrader parts a JupyterLab page would load, and nbgrader's pages that answer."""
