@@ -178,9 +178,15 @@ class Course:
         """Every submission the gradebook holds for these assignments, with its scores."""
         from nbgrader.api import Gradebook
 
+        from nbgrader.api import MissingEntry
+
         results = []
         with Gradebook(self.db_url) as gb:
             for aid in aids:
+                try:
+                    gb.find_assignment(aid)
+                except MissingEntry:
+                    continue  # not in this course (yet)
                 for sub in gb.assignment_submissions(aid):
                     nb = sub.notebooks[0]
                     tests, by_person = {}, {}

@@ -312,7 +312,7 @@ def grade(submissions: Path | None, out: Path | None = None, timeout: int = 30, 
         (tmp / "owner.pid").write_text(str(os.getpid()))
         plan_ = plan(submissions, only, students, tmp, lms_pattern)
         aids = list(plan_.found)
-        tests, manual, answers = _assignment_shapes(aids)
+        tests, manual, answers = _assignment_shapes(assignments())
         the_course = Course.open(course or out / "course", owned=course is None)
 
         out.mkdir(parents=True, exist_ok=True)
@@ -370,7 +370,9 @@ def grade(submissions: Path | None, out: Path | None = None, timeout: int = 30, 
         missing = [r for r in cached if not the_course.has_submission(r.assignment, r.student)]
         the_course.write(fresh + missing, answers)
 
-    results = _merge(the_course.read(aids, manual), out)
+    # Every submission the gradebook holds, of every assignment: a run that grades one student
+    # or one assignment still reports the whole class.
+    results = _merge(the_course.read(assignments(), manual), out)
     for r in fresh + missing:
         write_feedback(next(x for x in results if (x.student, x.assignment) == (r.student, r.assignment)),
                        out / "feedback" / r.student / f"{r.assignment}.html")
