@@ -104,7 +104,7 @@ def _layout_root(folder: Path, known: list[str], lms_pattern: str, staging: Path
         root, notes = lms.stage(folder, known, lms_pattern, staging)
     except (ValueError, re.error) as exc:
         raise UsageError(f"--lms-pattern: {exc}") from None
-    if any(root.iterdir()):
+    if root.is_dir() and any(root.iterdir()):
         return root, notes
     raise UsageError(
         f"No submissions found in {folder}. Expected <student>/<assignment>/<assignment>.ipynb "

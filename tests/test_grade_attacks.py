@@ -260,7 +260,7 @@ def test_honest_students_score_as_when_graded_alone(attack):
     assert alone and all(mixed[k] == alone[k] for k in alone), \
         {k: (alone[k]["score"], mixed[k]["score"]) for k in alone if mixed[k] != alone[k]}
     slow = alone[("cpu_slow_honest", Q)]
-    assert float(slow["score"]) == float(slow["max_score"]), "the slow but correct student lost points"
+    assert float(slow["auto_score"]) == float(slow["auto_max"]), "the slow but correct student lost points"
 
 
 @pytest.mark.parametrize("name", ["escape_symlinks", "reply_bomb", "regex_stall", "huge_answer", "memory_children",

@@ -17,7 +17,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from importlib.metadata import distributions
 from pathlib import Path
 
 import nbformat
@@ -36,9 +35,14 @@ LEFT_OUT = ["sentence-transformers", "scikit-learn", "scipy", "boto3", "botocore
 
 
 def installed() -> dict[str, str]:
-    """Every distribution in this venv, but the course's own editable package."""
-    return {canonical(d.metadata["Name"]): d.version for d in distributions()
-            if canonical(d.metadata["Name"]) != "attnlab"}
+    """Every distribution in this venv, but the course's own editable package. Asked of a fresh
+    interpreter: once something in the test run imports setuptools, this one's sys.path also
+    holds setuptools' vendored copies (autocommand, jaraco...), which are not installed."""
+    probe = ("import json; from importlib.metadata import distributions; "
+             "print(json.dumps({d.metadata['Name']: d.version for d in distributions()}))")
+    found = json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                      check=True).stdout)
+    return {canonical(name): version for name, version in found.items() if canonical(name) != "attnlab"}
 
 
 def test_every_requirement_is_pinned_exactly():
