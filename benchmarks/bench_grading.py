@@ -109,10 +109,24 @@ def ours(folder: Path, work: Path, aids: list[str], jobs: int | None) -> tuple[f
     return seconds, scores
 
 
+def box_overhead(n: int = 40) -> float:
+    """Seconds to make and remove one submission's box (cgroups, size-capped scratch), the
+    isolation a submission costs on top of its kernel."""
+    from autograder.sandbox import Box, BoxLimits
+
+    t = time.perf_counter()
+    for _ in range(n):
+        box = Box(Path(tempfile.mkdtemp(prefix="bench-box-")), BoxLimits())
+        box.create()
+        box.destroy()
+    return (time.perf_counter() - t) / n
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=None, help="for ours (default: all cores)")
+    parser.add_argument("--ours-only", action="store_true", help="skip stock nbgrader (it takes longest)")
     parser.add_argument("--assignments", nargs="*", default=assignments(),
                         help="default: every assignment")
     args = parser.parse_args(argv)
@@ -125,12 +139,18 @@ def main(argv=None) -> int:
         print(f"class: {args.students} students x {len(aids)} assignments = {n} submissions "
               f"({', '.join(f'{k}: {list(kinds.values()).count(k)}' for k in sorted(set(kinds.values())))}); "
               f"{os.cpu_count()} cores")
-        t_stock, s_stock = stock(work / "class", work, aids)
-        print(f"stock nbgrader autograde (sequential): {t_stock:7.1f} s  = {t_stock / n:5.2f} s per submission")
+        if not args.ours_only:
+            t_stock, s_stock = stock(work / "class", work, aids)
+            print(f"stock nbgrader autograde (sequential): {t_stock:7.1f} s  = {t_stock / n:5.2f} s per submission")
         t_ours, s_ours = ours(work / "class", work, aids, args.jobs)
         print(f"autograder.grade (parallel, sandboxed): {t_ours:7.1f} s  = {t_ours / n:5.2f} s per submission "
               "(including gradebook, feedback, report and export)")
+        if args.ours_only:
+            return 0
         print(f"speed-up: {t_stock / t_ours:.2f}x")
+        box = box_overhead()
+        print(f"isolation: making and removing a box takes {box * 1000:.0f} ms, "
+              f"{100 * box / (t_ours / n * min(args.jobs or os.cpu_count() or 1, n)):.1f}% of a submission's grading")
         differ = {k: (s_stock.get(k), s_ours.get(k), kinds[k]) for k in kinds if s_stock.get(k) != s_ours.get(k)}
         if differ:
             print(f"scores differ on {len(differ)} submission(s) (stock, ours, kind):")
