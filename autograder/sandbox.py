@@ -238,28 +238,10 @@ class Box:
         return None
 
     def _kill_all(self) -> None:
-        for f in self.procs_files:
-            try:
-                pids = [int(p) for p in f.read_text().split()]
-            except OSError:
-                continue
-            for pid in pids:
-                try:
-                    os.kill(pid, 9)
-                except OSError:
-                    pass
+        _kill_processes(self.procs_files)
 
     def _remove_cgroups(self) -> None:
-        import time
-
-        for d in reversed(self.cgroups):
-            for _ in range(50):
-                try:
-                    d.rmdir()
-                    break
-                except OSError:
-                    self._kill_all()
-                    time.sleep(0.05)
+        _remove_cgroups(self.cgroups, self.procs_files)
         self.cgroups = []
 
     def destroy(self) -> None:
@@ -269,6 +251,34 @@ class Box:
             subprocess.run(["umount", "-l", str(self.rw)], capture_output=True)
             self.mounted = False
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _kill_processes(procs_files: list[Path]) -> None:
+    """SIGKILL every process listed in these cgroup.procs files."""
+    for f in procs_files:
+        try:
+            pids = [int(p) for p in f.read_text().split()]
+        except OSError:
+            continue
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+
+
+def _remove_cgroups(cgroups: list[Path], procs_files: list[Path]) -> None:
+    """Remove cgroup directories (innermost first), killing what still runs in them."""
+    import time
+
+    for d in reversed(cgroups):
+        for _ in range(50):
+            try:
+                d.rmdir()
+                break
+            except OSError:
+                _kill_processes(procs_files)
+                time.sleep(0.05)
 
 
 def _alive(pid: int) -> bool:
@@ -317,9 +327,7 @@ def sweep(under: Path | None = None) -> None:
             except ValueError:
                 continue
             if not _alive(pid):
-                box = Box.__new__(Box)
-                box.procs_files, box.cgroups = [d / "cgroup.procs"], [d]
-                box._remove_cgroups()
+                _remove_cgroups([d], [d / "cgroup.procs"])
 
 
 # --- bubblewrap ---------------------------------------------------------------------------
