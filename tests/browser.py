@@ -47,8 +47,9 @@ def serving(command, cwd: Path, log: Path, env: dict | None = None, timeout: flo
 
     port = free_port()
     shell = isinstance(command, str)
-    command = (command.format(port=port, token=token) if shell
-               else [c.format(port=port, token=token) for c in command])
+    def fill(text: str) -> str:  # not str.format: the command may hold braces of its own
+        return text.replace("{port}", str(port)).replace("{token}", token)
+    command = fill(command) if shell else [fill(c) for c in command]
     proc = subprocess.Popen(command, cwd=cwd, env=env, shell=shell, stdout=open(log, "w"),
                             stderr=subprocess.STDOUT, start_new_session=True)
 

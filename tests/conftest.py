@@ -38,6 +38,10 @@ def assert_close(actual, expected, *, rtol: float, atol: float = 0.0, what: str 
 
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=scaled_atol(expected, rtol, atol),
                                err_msg=what)
+# `make test` runs pytest from make: the tests' own `make` commands must not inherit that
+# (MAKELEVEL makes make print "Entering directory" lines; MAKEFLAGS passes make's options on).
+for _var in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"):
+    os.environ.pop(_var, None)
 # Tests must never reach for the network: the packaged model and data are all local.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
