@@ -361,6 +361,9 @@ def grade(submissions: Path | None, out: Path | None = None, timeout: int = 30, 
         if todo:
             print(f"graded {len(todo)} submission(s) in {time.time() - t:.1f} s "
                   f"with {min(jobs, len(todo))} worker(s)")
+            limits = sorted({lim for r in fresh for lim in r.limits})
+            if limits:  # which limits held on this machine, and which did not (also in report.txt)
+                print("limits per submission: " + "; ".join(limits))
         by_job = {(j.student, j.assignment): j for j in todo}
         for r in fresh:
             job = by_job[(r.student, r.assignment)]
