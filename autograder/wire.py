@@ -44,8 +44,9 @@ LIMITS = Limits()
 class Opaque:
     """A value the grader could not (or would not) read back as plain data."""
 
-    def __init__(self, what: str):
+    def __init__(self, what: str, over_limit: bool = False):
         self.what = what
+        self.over_limit = over_limit  # refused by the grader's Limits, not just an odd value
 
     def __repr__(self):
         return f"<{self.what}, which the grader cannot read as plain data>"
@@ -110,7 +111,7 @@ class Reader:
         try:
             return self._decode(desc, 0, budget)
         except TooLarge as exc:
-            return Opaque(f"reply over the grader's limits ({exc})")
+            return Opaque(f"reply over the grader's limits ({exc})", over_limit=True)
 
     def _decode(self, desc, depth: int, budget: dict):
         lim = self.limits

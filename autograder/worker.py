@@ -220,7 +220,7 @@ def _read_result(reader: Reader, cid: str) -> dict | None:
         return None
     if res.get("status") == "ok":
         value = reader.decode(res.get("value"))
-        if isinstance(value, Opaque) and "limits" in value.what:
+        if isinstance(value, Opaque) and value.over_limit:
             return {"status": "refused", "why": value.what}
         res["value"] = value
     return res
