@@ -32,7 +32,8 @@ class CourseError(Exception):
     """The course folder cannot be graded into as it is; the message says what to do."""
 
 
-def _file_hash(*paths: Path) -> str:
+def file_hash(*paths: Path) -> str:
+    """One hash of several files' bytes (a missing file counts as '-')."""
     h = hashlib.sha256()
     for p in paths:
         h.update(p.read_bytes() if p.is_file() else b"-")
@@ -74,7 +75,7 @@ class Course:
             (self.root / "source").mkdir(parents=True, exist_ok=True)
             for aid in aids:
                 stamp = self.root / "source" / aid / ".grader-stamp"
-                digest = _file_hash(SOLUTIONS / aid / f"{aid}.ipynb")
+                digest = file_hash(SOLUTIONS / aid / f"{aid}.ipynb")
                 if stamp.exists() and stamp.read_text() == digest and (self.root / "gradebook.db").exists():
                     continue
                 shutil.rmtree(self.root / "source" / aid, ignore_errors=True)
@@ -125,15 +126,13 @@ class Course:
 
     # --- the gradebook -----------------------------------------------------------------------
 
-    def has_submission(self, aid: str, student: str) -> bool:
-        from nbgrader.api import Gradebook, MissingEntry
+    def submissions(self) -> set[tuple[str, str]]:
+        """(assignment, student) of every submission the gradebook holds, in one session."""
+        from nbgrader.api import Gradebook
 
         with Gradebook(self.db_url) as gb:
-            try:
-                gb.find_submission(aid, student)
-                return True
-            except MissingEntry:
-                return False
+            return {(a.name, sub.student_id) for a in gb.assignments
+                    for sub in gb.assignment_submissions(a.name)}
 
     def write(self, results: list[Result], answer_ids: dict[str, set[str]]) -> None:
         """Record each result as nbgrader's autograder would (see the module docstring)."""

@@ -52,7 +52,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import DATA, RELEASES, REPO_ROOT, SOLUTIONS, assignments
-from .course import Course, CourseError
+from .course import Course, CourseError, file_hash
 from .intake import notebook_file_problem, read_bytes
 from .lms import CANVAS
 from .records import Job, Result
@@ -143,13 +143,6 @@ def locate_notebook(folder: Path, aid: str) -> tuple[Path | None, str]:
     return None, f"The folder {aid}/ contains no notebook."
 
 
-def _file_hash(*paths: Path) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(p.read_bytes() if p.is_file() else b"-")
-    return h.hexdigest()
-
-
 def read_timestamp(folder: Path) -> str | None:
     """The submission's timestamp.txt (written by nbgrader's exchange), if any."""
     path = folder / "timestamp.txt"
@@ -206,7 +199,7 @@ def _source_digest() -> str:
     """Every line of code a judgement depends on: the grader, the exercises, and attnlab
     (its checks decide, its data and widgets run in the kernel)."""
     here = Path(__file__).parent
-    return _file_hash(*sorted(here.glob("*.py")), *sorted((here / "exercises").glob("*.py")),
+    return file_hash(*sorted(here.glob("*.py")), *sorted((here / "exercises").glob("*.py")),
                       *sorted((REPO_ROOT / "attnlab").glob("*.py")))
 
 
@@ -257,7 +250,7 @@ def make_jobs(plan_: Plan, course: Course, out: Path, tmp: Path, seed: int, sett
                              .encode()).hexdigest()
     jobs = []
     for aid, students in plan_.found.items():
-        sol_digest = _file_hash(SOLUTIONS / aid / f"{aid}.ipynb", RELEASES / aid / f"{aid}.ipynb")
+        sol_digest = file_hash(SOLUTIONS / aid / f"{aid}.ipynb", RELEASES / aid / f"{aid}.ipynb")
         for student in students:
             folder = plan_.root / student / aid
             nb_path, note = locate_notebook(folder, aid)
@@ -321,10 +314,10 @@ def grade(submissions: Path | None, out: Path | None = None, timeout: int = 30, 
         if not secret_file.exists():
             secret_file.write_text(str(secrets.randbits(48)))
         seed = int(secret_file.read_text().strip())
-        # Each box gets its share of the cores, so a submission that spins many processes
-        # slows only itself.
         settings = dict(timeout=timeout, memory_mb=memory_mb, sandbox=sandbox)
         todo, cached = [], []
+        # Each box gets its share of the cores, so a submission that spins many processes
+        # slows only itself.
         for job in make_jobs(plan_, the_course, out, tmp, seed, settings, cpus=max(1.0, cores / jobs)):
             old = Result.load(Path(job.result_file))
             if old is not None and old.key == job.key:
@@ -370,15 +363,16 @@ def grade(submissions: Path | None, out: Path | None = None, timeout: int = 30, 
             the_course.keep(r.student, r.assignment, plan_.root / r.student / r.assignment,
                             Path(job.path) if job.path else None)
         # Unchanged submissions keep their gradebook entries (and any grading by a person).
-        missing = [r for r in cached if not the_course.has_submission(r.assignment, r.student)]
+        recorded = the_course.submissions()
+        missing = [r for r in cached if (r.assignment, r.student) not in recorded]
         the_course.write(fresh + missing, answers)
 
     # Every submission the gradebook holds, of every assignment: a run that grades one student
     # or one assignment still reports the whole class.
-    results = _merge(the_course.read(assignments(), manual), out)
+    results = _merge(the_course.read(assignments(), manual), fresh + cached, out)
+    by_key = {(r.student, r.assignment): r for r in results}
     for r in fresh + missing:
-        write_feedback(next(x for x in results if (x.student, x.assignment) == (r.student, r.assignment)),
-                       out / "feedback" / r.student / f"{r.assignment}.html")
+        write_feedback(by_key[(r.student, r.assignment)], out / "feedback" / r.student / f"{r.assignment}.html")
     write_report(results, out / "report.txt", describe(sandbox))
     write_csv(results, out / "grades.csv")
     write_class_report(results, out / "class_report.html")
@@ -387,12 +381,15 @@ def grade(submissions: Path | None, out: Path | None = None, timeout: int = 30, 
     return results
 
 
-def _merge(from_gradebook: list[Result], out: Path) -> list[Result]:
+def _merge(from_gradebook: list[Result], known: list[Result], out: Path) -> list[Result]:
     """The gradebook's scores (its truth: a person may have changed them) with the details the
-    grader kept for each submission (verdicts, problems, flags)."""
+    grader kept for each submission (verdicts, problems, flags): from this run's results
+    (``known``), else from the result files of earlier runs."""
+    known_by = {(r.student, r.assignment): r for r in known}
     merged = []
     for g in from_gradebook:
-        r = Result.load(out / ".results" / g.student / f"{g.assignment}.json") or g
+        r = known_by.get((g.student, g.assignment)) \
+            or Result.load(out / ".results" / g.student / f"{g.assignment}.json") or g
         for name in ("score", "max_score", "tests", "auto_score", "auto_max", "manual", "manual_max",
                      "awaiting", "late_penalty", "timestamp"):
             setattr(r, name, getattr(g, name))
